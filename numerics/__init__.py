@@ -1,0 +1,17 @@
+"""lowbit.numerics: bit-accurate number formats, rounding, accumulation and device models.
+
+Public API: `get_format(name)`, `list_formats()`, `register_format`, the format families
+(`FloatFormat`, `FixedFormat`/`fixed`, `ScaledFormat` with `ScaleRule`), `Rounding`, `Overflow`,
+`random_bits` (the counter-based SR stream), and Kahan / low-precision summation (`kahan`).
+"""
+from .rounding import Overflow, Rounding, random_bits
+from .format import Format
+from .floatfmt import FloatFormat
+from .fixed import FixedFormat, fixed
+from .scaled import ScaledCodes, ScaledFormat, ScaleRule
+from .registry import get_format, list_formats, register_format
+from .kahan import KahanAccumulator, kahan_sum, lowp_sum
+
+__all__ = ["Format", "FloatFormat", "FixedFormat", "fixed", "ScaledFormat", "ScaledCodes", "ScaleRule",
+           "Rounding", "Overflow", "random_bits", "get_format", "list_formats", "register_format",
+           "KahanAccumulator", "kahan_sum", "lowp_sum"]

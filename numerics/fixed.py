@@ -1,0 +1,109 @@
+"""Integer and fixed-point formats: value = k * 2^-frac_bits with k an integer of `bits` bits
+(two's complement when signed). int8 = FixedFormat(8, 0); `fixed(bits, frac_bits)` builds Qm.n formats.
+
+Rounding uses the shared primitive (`rounding.round_magnitude`); overflow saturates by default (the
+hardware convention; the formats have no Inf/NaN) or wraps modulo 2^bits with overflow='wrap'.
+Codes are the two's-complement bit patterns in [0, 2^bits).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .format import Format
+from .rounding import Overflow, Rounding, round_magnitude
+
+__all__ = ["FixedFormat", "fixed"]
+
+
+@dataclass(frozen=True)
+class FixedFormat(Format):
+    int_bits: int  # total bits (named int_bits so that `bits` stays the derived property of every Format)
+    frac_bits: int = 0
+    signed: bool = True
+    name: str = field(default="", compare=False)
+
+    default_overflow = Overflow.SATURATE
+    # 'ieee' has no meaning without Inf/NaN; it is accepted as the format's own behaviour: saturation.
+    allowed_overflow = (Overflow.SATURATE, Overflow.IEEE, Overflow.WRAP)
+
+    def __post_init__(self):
+        for key in ("int_bits", "frac_bits"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"FixedFormat: {key} must be an integer, got {v!r}")
+        if not 1 + int(self.signed) <= self.int_bits <= 32:
+            raise ValueError(f"FixedFormat: bits={self.int_bits} out of range; allowed {1 + int(self.signed)}..32")
+        if not -64 <= self.frac_bits <= 64:
+            raise ValueError(f"FixedFormat: frac_bits={self.frac_bits} out of range; allowed -64..64")
+        if not self.name:
+            base = f"{'int' if self.signed else 'uint'}{self.int_bits}"
+            object.__setattr__(self, "name", base if self.frac_bits == 0 else f"fixed{self.int_bits}_{self.frac_bits}"
+                               + ("" if self.signed else "u"))
+
+    @property
+    def bits(self) -> int:
+        return self.int_bits
+
+    @property
+    def kmin(self) -> int:
+        return -(1 << (self.int_bits - 1)) if self.signed else 0
+
+    @property
+    def kmax(self) -> int:
+        return (1 << (self.int_bits - 1)) - 1 if self.signed else (1 << self.int_bits) - 1
+
+    @property
+    def max(self) -> float:
+        return math.ldexp(self.kmax, -self.frac_bits)
+
+    @property
+    def min(self) -> float:
+        return math.ldexp(self.kmin, -self.frac_bits)
+
+    @property
+    def min_normal(self) -> float:
+        return math.ldexp(1.0, -self.frac_bits)
+
+    min_subnormal = min_normal
+    eps = min_normal  # the step is uniform
+
+    def _quantize_flat(self, x, mode, overflow, rbits, rand, seed, offset):
+        x64 = x.astype(np.float64)
+        rand = self._stream(seed, x.size, rbits, offset, rand) if mode is Rounding.STOCHASTIC else None
+        neg = np.signbit(x64)
+        finite = np.isfinite(x64)
+        t = np.ldexp(np.abs(np.where(finite, x64, 0.0)), self.frac_bits)
+        k = round_magnitude(t, neg, mode, rbits, rand)
+        k = np.where(neg, -k, k)
+        if overflow is Overflow.WRAP:
+            span = float(1 << self.int_bits)
+            k = np.mod(k - self.kmin, span) + self.kmin
+        else:
+            k = np.clip(k, self.kmin, self.kmax)
+        k = np.where(np.isinf(x64), np.where(neg, self.kmin, self.kmax), k)
+        out = np.where(np.isnan(x64), np.nan, np.ldexp(k, -self.frac_bits) + 0.0)  # +0.0: no -0
+        fits32 = self.int_bits <= 24
+        return out.astype(np.float32 if (x.dtype == np.float32 and fits32) else np.float64)
+
+    def _encode_values(self, v):
+        if np.isnan(v).any():
+            raise ValueError(f"{self.name} has no NaN code; {int(np.isnan(v).sum())} input(s) are NaN")
+        k = np.ldexp(v, self.frac_bits).astype(np.int64)
+        return np.where(k < 0, k + (1 << self.int_bits), k)
+
+    def _decode_flat(self, c):
+        k = np.where(self.signed & (c >= (1 << (self.int_bits - 1))), c - (1 << self.int_bits), c)
+        return np.ldexp(k.astype(np.float64), -self.frac_bits).astype(
+            np.float32 if self.int_bits <= 24 else np.float64)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "bits": self.bits, "frac_bits": self.frac_bits, "signed": self.signed,
+                "max": self.max, "min": self.min, "step": self.eps}
+
+
+def fixed(bits: int, frac_bits: int, signed: bool = True) -> FixedFormat:
+    """A signed (two's complement) or unsigned fixed-point format with `frac_bits` fraction bits."""
+    return FixedFormat(bits, frac_bits, signed)

@@ -1,0 +1,232 @@
+"""Scaled formats: an element format with one scale per tensor, per channel or per block.
+
+OCP Microscaling (MX) v1.0, section 6.3: blocks of k elements along the reduction axis share one E8M0
+scale X = 2^(floor(log2(amax)) - emax_elem); elements are RNE(v / X) saturated to +-max; a NaN or Inf in
+a block makes its scale NaN. The scale rule is explicit (`ScaleRule`): FLOOR (OCP, default); CEIL
+(ceil(log2 amax) - emax_elem); EVEN (amax rounded half-up to the element's mantissa width first, as
+torchao's ScaleCalculationMode.EVEN, so a block max of 6*2^s keeps its scale); RCEIL (NVIDIA:
+2^ceil(log2(amax / max_elem)), never saturates); AMAX (scale = amax / max_elem rounded into a
+non-power-of-two scale format, e.g. NVFP4's E4M3 block scales, or an fp32 per-tensor/per-channel scale).
+NVFP4 (NVIDIA): e2m1 elements, block 16, E4M3 block scales under an fp32 per-tensor scale
+amax_tensor / (6 * 448).
+
+A block size that does not divide the axis is handled by zero padding (zeros never change a block's
+amax) and trimming; `ScaledCodes.padded` records how many elements were padded.
+"""
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._arrays import rebox, unbox_float
+from .format import DEFAULT_RBITS, Format
+from .rounding import Overflow
+
+__all__ = ["ScaleRule", "ScaledFormat", "ScaledCodes"]
+
+
+class ScaleRule(enum.Enum):
+    FLOOR = "floor"
+    CEIL = "ceil"
+    EVEN = "even"
+    RCEIL = "rceil"
+    AMAX = "amax"
+
+
+_POW2_RULES = (ScaleRule.FLOOR, ScaleRule.CEIL, ScaleRule.EVEN, ScaleRule.RCEIL)
+GRANULARITIES = ("tensor", "channel", "block")
+
+
+@dataclass
+class ScaledCodes:
+    codes: np.ndarray        # element codes, shape of x with `axis` moved last and padded to whole blocks
+    scale_codes: np.ndarray  # one code per block (in the scale format), shape (..., nblocks)
+    tensor_scale: float | None
+    shape: tuple             # the original shape
+    axis: int
+    padded: int              # zero elements appended along the axis
+
+
+def _ilog2(a: np.ndarray) -> np.ndarray:
+    _, e = np.frexp(a)
+    return e.astype(np.int64) - 1
+
+
+@dataclass(frozen=True)
+class ScaledFormat:
+    element: Format
+    granularity: str = "block"
+    block: int = 32
+    scale_format: Format | None = None   # None: an fp32 scale
+    scale_rule: ScaleRule = ScaleRule.FLOOR
+    tensor_scale: bool = False
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if self.granularity not in GRANULARITIES:
+            raise ValueError(f"ScaledFormat: granularity={self.granularity!r}; allowed: {', '.join(GRANULARITIES)}")
+        if self.granularity == "block" and (isinstance(self.block, bool) or not isinstance(self.block, int)
+                                            or self.block < 1):
+            raise ValueError(f"ScaledFormat: block={self.block!r} must be a positive integer")
+        rule = self.scale_rule if isinstance(self.scale_rule, ScaleRule) else None
+        if rule is None:
+            try:
+                rule = ScaleRule(str(self.scale_rule))
+            except ValueError:
+                raise ValueError(f"ScaledFormat: scale_rule={self.scale_rule!r}; allowed: "
+                                 f"{', '.join(r.value for r in ScaleRule)}") from None
+            object.__setattr__(self, "scale_rule", rule)
+        pow2_scale = self.scale_format is not None and getattr(self.scale_format, "mbits", None) == 0
+        if rule is ScaleRule.AMAX and pow2_scale:
+            raise ValueError(f"ScaledFormat: scale_rule 'amax' needs a scale format with mantissa bits (fp32, "
+                             f"fp8_e4m3fn, bf16); {self.scale_format.name} holds powers of two only: use "
+                             f"floor, ceil, even or rceil")
+        if rule in _POW2_RULES and self.scale_format is not None and not pow2_scale:
+            raise ValueError(f"ScaledFormat: scale_rule {rule.value!r} makes power-of-two scales; store them in "
+                             f"e8m0fnu or fp32 (scale_format=None), not {self.scale_format.name}; or use 'amax'")
+        if self.tensor_scale and rule is not ScaleRule.AMAX:
+            raise ValueError("ScaledFormat: a second-level tensor_scale goes with scale_rule 'amax' (NVFP4)")
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.element.name}_{self.granularity}"
+                               + (str(self.block) if self.granularity == "block" else ""))
+
+    @property
+    def bits(self) -> float:
+        """Storage bits per element, counting the block scale (amortized over the block)."""
+        sbits = 32 if self.scale_format is None else self.scale_format.bits
+        return self.element.bits + (sbits / self.block if self.granularity == "block" else 0.0)
+
+    @property
+    def emax_elem(self) -> int:
+        return int(_ilog2(np.array([self.element.max]))[0])
+
+    # ---- the scale of each block ----
+    def _scales(self, amax: np.ndarray, tensor_scale: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(scale value per block as float64, scale code per block or None for fp32 scales)."""
+        bad = ~np.isfinite(amax)
+        a = np.where(bad | (amax == 0), 1.0, amax)
+        rule, emax = self.scale_rule, self.emax_elem
+        if rule in _POW2_RULES:
+            lg = _ilog2(a)
+            if rule is ScaleRule.FLOOR:
+                e = lg - emax
+            elif rule is ScaleRule.CEIL:
+                e = lg + (a > np.ldexp(1.0, lg)) - emax
+            elif rule is ScaleRule.EVEN:
+                mb = getattr(self.element, "mbits", 0)
+                e = lg + (a >= np.ldexp(2.0 - math.ldexp(1.0, -(mb + 1)), lg)) - emax
+            else:  # RCEIL: the smallest e with max_elem * 2^e >= amax, by exact comparisons
+                e = lg - emax
+                e = e + (np.ldexp(self.element.max, e) < a)
+                e = e + (np.ldexp(self.element.max, e) < a)
+            lo, hi = (-127, 127) if self.scale_format is not None else (-149, 127)
+            e = np.where(amax == 0, lo, np.clip(e, lo, hi))
+            scale = np.ldexp(1.0, e)
+            codes = None if self.scale_format is None else (e + 127).astype(np.int64)
+            if codes is not None:
+                codes = np.where(bad, 0xFF, codes)
+        else:
+            ts = 1.0 if tensor_scale is None else tensor_scale
+            raw = a / self.element.max / ts
+            if self.scale_format is None:
+                s = raw.astype(np.float32).astype(np.float64)
+                codes = None
+            else:
+                codes = self.scale_format.encode(raw, overflow="saturate")
+                s = self.scale_format.decode(codes).astype(np.float64)
+            scale = np.where(amax == 0, 0.0, s * ts)
+            if codes is not None:
+                codes = np.where(amax == 0, 0, codes)
+        scale = np.where(bad, np.nan, scale)
+        return scale, codes
+
+    def _blocks(self, arr: np.ndarray, axis: int):
+        if arr.ndim == 0:
+            arr = arr.reshape(1)
+        ax = axis % arr.ndim if arr.ndim else 0
+        moved = np.moveaxis(arr, ax, -1)
+        n = moved.shape[-1]
+        if self.granularity == "tensor":
+            blk = max(moved.size, 1)
+            moved = moved.reshape(1, -1)
+        else:
+            blk = self.block if self.granularity == "block" else max(n, 1)
+        pad = (-moved.shape[-1]) % blk
+        if pad:
+            moved = np.concatenate([moved, np.zeros(moved.shape[:-1] + (pad,), moved.dtype)], axis=-1)
+        return moved, moved.reshape(moved.shape[:-1] + (-1, blk)), ax, pad
+
+    def _split(self, x, axis):
+        arr, box = unbox_float(x)
+        x64 = arr.astype(np.float64)
+        moved, blocks, ax, pad = self._blocks(x64, axis)
+        amax = np.max(np.abs(blocks), axis=-1) if blocks.size else np.zeros(blocks.shape[:-1])
+        amax = np.where(np.isnan(blocks).any(axis=-1), np.nan, amax) if blocks.size else amax
+        ts = None
+        if self.tensor_scale:
+            tmax = float(np.max(np.abs(x64))) if x64.size else 0.0
+            ts = float(np.float32(tmax / (self.element.max * self.scale_format.max))) if tmax > 0 else 1.0
+        scale, scode = self._scales(amax, ts)
+        return arr, box, x64, moved, blocks, ax, pad, scale, scode, ts
+
+    def quantize(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
+                 random_bits=None):
+        """Values after scaling, element rounding (saturating) and unscaling, in x's container/shape."""
+        arr, box, x64, moved, blocks, ax, pad, scale, _, _ = self._split(x, axis)
+        q = self._elements(blocks, scale, rounding, generator, rbits, random_bits, encode=False)
+        vals = (q * scale[..., None]).reshape(moved.shape)
+        out = self._unmove(vals, arr.shape, ax, pad)
+        return rebox(out.astype(np.float32 if arr.dtype == np.float32 else np.float64), box)
+
+    def _elements(self, blocks, scale, rounding, generator, rbits, random_bits, encode):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = np.where(scale[..., None] > 0, blocks / np.where(scale > 0, scale, 1.0)[..., None], 0.0)
+        v = np.where(np.isnan(scale)[..., None], np.nan, v)
+        fn = self.element.encode if encode else self.element.quantize
+        return fn(v, rounding=rounding, overflow=Overflow.SATURATE, generator=generator, rbits=rbits,
+                  random_bits=random_bits)
+
+    def _unmove(self, vals, shape, ax, pad):
+        if self.granularity == "tensor":
+            flat = vals.reshape(-1)[: int(np.prod(shape))]
+            return flat.reshape(shape)
+        if pad:
+            vals = vals[..., : vals.shape[-1] - pad]
+        if len(shape) == 0:
+            return vals.reshape(())
+        return np.moveaxis(vals, -1, ax)
+
+    def encode(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
+               random_bits=None) -> ScaledCodes:
+        # A NaN block is carried by its scale's NaN code; its elements encode as 0.
+        arr, box, x64, moved, blocks, ax, pad, scale, scode, ts = self._split(x, axis)
+        safe_scale = np.where(np.isnan(scale), 0.0, scale)
+        codes = self._elements(blocks, safe_scale, rounding, generator, rbits, random_bits, encode=True)
+        if scode is None:
+            scode = scale.astype(np.float32).view(np.int32).astype(np.int64) & 0xFFFFFFFF
+        return ScaledCodes(codes.reshape(moved.shape), scode, ts, tuple(arr.shape), ax, pad)
+
+    def decode(self, sc: ScaledCodes) -> np.ndarray:
+        """Values (float64 numpy) of encoded blocks."""
+        moved_shape = sc.codes.shape
+        blk = moved_shape[-1] if self.granularity != "block" else self.block
+        if self.granularity == "tensor":
+            blk = int(np.prod(moved_shape))
+        elems = np.asarray(self.element.decode(sc.codes), dtype=np.float64).reshape(-1, blk)
+        if self.scale_format is None:
+            scale = sc.scale_codes.astype(np.uint32).view(np.float32).astype(np.float64).reshape(-1)
+        else:
+            scale = np.asarray(self.scale_format.decode(sc.scale_codes), dtype=np.float64).reshape(-1)
+            if self.tensor_scale and sc.tensor_scale is not None:
+                scale = scale * sc.tensor_scale
+        vals = (elems * scale[:, None]).reshape(moved_shape)
+        return self._unmove(vals, sc.shape, sc.axis, sc.padded)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "bits": self.bits, "element": self.element.name, "granularity": self.granularity,
+                "block": self.block if self.granularity == "block" else None,
+                "scale_format": "fp32" if self.scale_format is None else self.scale_format.name,
+                "scale_rule": self.scale_rule.value, "tensor_scale": self.tensor_scale}
