@@ -43,24 +43,22 @@ MODE_ID = {Rounding.NEAREST_EVEN: 0, Rounding.NEAREST_AWAY: 1, Rounding.TOWARD_Z
            Rounding.UP: 3, Rounding.DOWN: 4, Rounding.STOCHASTIC: 5}
 
 
-def parse_rounding(value) -> Rounding:
-    if isinstance(value, Rounding):
+def _parse_enum(cls, value, what: str):
+    if isinstance(value, cls):
         return value
     try:
-        return Rounding(str(value))
+        return cls(str(value))
     except ValueError:
-        allowed = ", ".join(m.value for m in Rounding)
-        raise ValueError(f"unknown rounding mode {value!r}; allowed: {allowed}") from None
+        allowed = ", ".join(m.value for m in cls)
+        raise ValueError(f"unknown {what} {value!r}; allowed: {allowed}") from None
+
+
+def parse_rounding(value) -> Rounding:
+    return _parse_enum(Rounding, value, "rounding mode")
 
 
 def parse_overflow(value) -> Overflow:
-    if isinstance(value, Overflow):
-        return value
-    try:
-        return Overflow(str(value))
-    except ValueError:
-        allowed = ", ".join(m.value for m in Overflow)
-        raise ValueError(f"unknown overflow policy {value!r}; allowed: {allowed}") from None
+    return _parse_enum(Overflow, value, "overflow policy")
 
 
 def check_rbits(rbits) -> int:
