@@ -1,0 +1,1 @@
+"""lowbit.sim: the Numba cycle/energy simulator of accelerator datapaths (DESIGN.md, "sim")."""
