@@ -12,5 +12,5 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-iverilog -V 2>&1 | head -n 1
+iverilog -V 2>&1 | sed -n 1p
 yosys -V
