@@ -9,9 +9,11 @@ from .format import Format
 from .floatfmt import FloatFormat
 from .fixed import FixedFormat, fixed
 from .scaled import ScaledCodes, ScaledFormat, ScaleRule
+from .ternary import TRIT, TritPlanes, fit_trit_planes, ternary_format
 from .registry import get_format, list_formats, register_format
 from .kahan import KahanAccumulator, kahan_sum, lowp_sum
 
 __all__ = ["Format", "FloatFormat", "FixedFormat", "fixed", "ScaledFormat", "ScaledCodes", "ScaleRule",
            "Rounding", "Overflow", "random_bits", "get_format", "list_formats", "register_format",
-           "KahanAccumulator", "kahan_sum", "lowp_sum"]
+           "KahanAccumulator", "kahan_sum", "lowp_sum",
+           "TRIT", "TritPlanes", "fit_trit_planes", "ternary_format"]

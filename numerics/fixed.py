@@ -1,6 +1,9 @@
 """Integer and fixed-point formats: value = k * 2^-frac_bits with k an integer of `bits` bits
 (two's complement when signed). int8 = FixedFormat(8, 0); `fixed(bits, frac_bits)` builds Qm.n formats.
 
+`symmetric=True` drops the most negative code (-2^(bits-1)), the restricted range of symmetric integer
+quantization; FixedFormat(2, 0, symmetric=True) is the trit {-1, 0, +1} of ternary formats.
+
 Rounding uses the shared primitive (`rounding.round_magnitude`); overflow saturates by default (the
 hardware convention; the formats have no Inf/NaN) or wraps modulo 2^bits with overflow='wrap'.
 Codes are the two's-complement bit patterns in [0, 2^bits).
@@ -24,6 +27,7 @@ class FixedFormat(Format):
     frac_bits: int = 0
     signed: bool = True
     name: str = field(default="", compare=False)
+    symmetric: bool = False
 
     default_overflow = Overflow.SATURATE
     # 'ieee' has no meaning without Inf/NaN; it is accepted as the format's own behaviour: saturation.
@@ -38,6 +42,8 @@ class FixedFormat(Format):
             raise ValueError(f"FixedFormat: bits={self.int_bits} out of range; allowed {1 + int(self.signed)}..32")
         if not -64 <= self.frac_bits <= 64:
             raise ValueError(f"FixedFormat: frac_bits={self.frac_bits} out of range; allowed -64..64")
+        if self.symmetric and not self.signed:
+            raise ValueError("FixedFormat: symmetric=True needs a signed format")
         if not self.name:
             base = f"{'int' if self.signed else 'uint'}{self.int_bits}"
             object.__setattr__(self, "name", base if self.frac_bits == 0 else f"fixed{self.int_bits}_{self.frac_bits}"
@@ -49,7 +55,9 @@ class FixedFormat(Format):
 
     @property
     def kmin(self) -> int:
-        return -(1 << (self.int_bits - 1)) if self.signed else 0
+        if not self.signed:
+            return 0
+        return -(1 << (self.int_bits - 1)) + int(self.symmetric)
 
     @property
     def kmax(self) -> int:
@@ -79,7 +87,7 @@ class FixedFormat(Format):
         k = round_magnitude(t, neg, mode, rbits, rand)
         k = np.where(neg, -k, k)
         if overflow is Overflow.WRAP:
-            span = float(1 << self.int_bits)
+            span = float(self.kmax - self.kmin + 1)
             k = np.mod(k - self.kmin, span) + self.kmin
         else:
             k = np.clip(k, self.kmin, self.kmax)
@@ -94,16 +102,21 @@ class FixedFormat(Format):
         k = np.ldexp(v, self.frac_bits).astype(np.int64)
         return np.where(k < 0, k + (1 << self.int_bits), k)
 
+    def _unused_codes(self, c):
+        return (c == (1 << (self.int_bits - 1))) if self.symmetric else np.zeros(c.shape, bool)
+
     def _decode_flat(self, c):
         k = np.where(self.signed & (c >= (1 << (self.int_bits - 1))), c - (1 << self.int_bits), c)
-        return np.ldexp(k.astype(np.float64), -self.frac_bits).astype(
-            np.float32 if self.int_bits <= 24 else np.float64)
+        v = np.ldexp(k.astype(np.float64), -self.frac_bits)
+        v = np.where(self._unused_codes(c), np.nan, v)  # values() shows the unused code as NaN
+        return v.astype(np.float32 if self.int_bits <= 24 else np.float64)
 
     def describe(self) -> dict:
         return {"name": self.name, "bits": self.bits, "frac_bits": self.frac_bits, "signed": self.signed,
+                "symmetric": self.symmetric,
                 "max": self.max, "min": self.min, "step": self.eps}
 
 
-def fixed(bits: int, frac_bits: int, signed: bool = True) -> FixedFormat:
+def fixed(bits: int, frac_bits: int, signed: bool = True, symmetric: bool = False) -> FixedFormat:
     """A signed (two's complement) or unsigned fixed-point format with `frac_bits` fraction bits."""
-    return FixedFormat(bits, frac_bits, signed)
+    return FixedFormat(bits, frac_bits, signed, symmetric=symmetric)

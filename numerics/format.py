@@ -64,7 +64,14 @@ class Format(abc.ABC):
         bad = (flat < 0) | (flat >= (1 << self.bits))
         if bad.any():
             raise ValueError(f"{self.name}: code {int(flat[bad][0])} out of range; codes are in [0, {1 << self.bits})")
+        unused = self._unused_codes(flat)
+        if unused.any():
+            raise ValueError(f"{self.name}: code {int(flat[unused][0])} is not used by this format")
         return rebox(self._decode_flat(flat), box)
+
+    def _unused_codes(self, codes: np.ndarray) -> np.ndarray:
+        """Mask of codes in [0, 2**bits) that the format does not use (decode refuses them)."""
+        return np.zeros(codes.shape, dtype=bool)
 
     def values(self) -> np.ndarray:
         """Every value of the format in code order (formats of 16 bits or fewer)."""

@@ -11,6 +11,7 @@ import re
 from .fixed import FixedFormat
 from .floatfmt import FloatFormat
 from .scaled import ScaledFormat, ScaleRule
+from .ternary import TRIT, ternary_format
 
 __all__ = ["get_format", "register_format", "list_formats"]
 
@@ -76,6 +77,9 @@ def _presets():
                                  name="mxint8"))
     register_format(ScaledFormat(_REGISTRY["fp4_e2m1fn"], "block", 16, _REGISTRY["fp8_e4m3fn"], ScaleRule.AMAX,
                                  tensor_scale=True, name="nvfp4"))
+    register_format(TRIT)
+    register_format(ternary_format("tensor", name="ternary"))
+    register_format(ternary_format("channel", name="ternary_row"))
 
 
 _presets()

@@ -6,7 +6,9 @@ a block makes its scale NaN. The scale rule is explicit (`ScaleRule`): FLOOR (OC
 (ceil(log2 amax) - emax_elem); EVEN (amax rounded half-up to the element's mantissa width first, as
 torchao's ScaleCalculationMode.EVEN, so a block max of 6*2^s keeps its scale); RCEIL (NVIDIA:
 2^ceil(log2(amax / max_elem)), never saturates); AMAX (scale = amax / max_elem rounded into a
-non-power-of-two scale format, e.g. NVFP4's E4M3 block scales, or an fp32 per-tensor/per-channel scale).
+non-power-of-two scale format, e.g. NVFP4's E4M3 block scales, or an fp32 per-tensor/per-channel scale);
+ABSMEAN (BitNet b1.58, Ma et al. 2024: scale = mean |x| over the block's real elements, an fp32 scale;
+with the trit element this is ternary quantization clip(round(x / mean|x|), -1, 1)).
 NVFP4 (NVIDIA): e2m1 elements, block 16, E4M3 block scales under an fp32 per-tensor scale
 amax_tensor / (6 * 448).
 
@@ -34,6 +36,7 @@ class ScaleRule(enum.Enum):
     EVEN = "even"
     RCEIL = "rceil"
     AMAX = "amax"
+    ABSMEAN = "absmean"
 
 
 _POW2_RULES = (ScaleRule.FLOOR, ScaleRule.CEIL, ScaleRule.EVEN, ScaleRule.RCEIL)
@@ -80,6 +83,8 @@ class ScaledFormat:
                                  f"{', '.join(r.value for r in ScaleRule)}") from None
             object.__setattr__(self, "scale_rule", rule)
         pow2_scale = self.scale_format is not None and getattr(self.scale_format, "mbits", None) == 0
+        if rule is ScaleRule.ABSMEAN and self.scale_format is not None:
+            raise ValueError("ScaledFormat: scale_rule 'absmean' keeps an fp32 scale; use scale_format=None")
         if rule is ScaleRule.AMAX and pow2_scale:
             raise ValueError(f"ScaledFormat: scale_rule 'amax' needs a scale format with mantissa bits (fp32, "
                              f"fp8_e4m3fn, bf16); {self.scale_format.name} holds powers of two only: use "
@@ -128,6 +133,10 @@ class ScaledFormat:
             codes = None if self.scale_format is None else (e + 127).astype(np.int64)
             if codes is not None:
                 codes = np.where(bad, 0xFF, codes)
+        elif rule is ScaleRule.ABSMEAN:
+            # `amax` carries the block's mean |x| here; the scale is that mean held in fp32.
+            codes = None
+            scale = np.where(amax == 0, 0.0, a.astype(np.float32).astype(np.float64))
         else:
             ts = 1.0 if tensor_scale is None else tensor_scale
             raw = a / self.element.max / ts
@@ -163,7 +172,14 @@ class ScaledFormat:
         arr, box = unbox_float(x)
         x64 = arr.astype(np.float64)
         moved, blocks, ax, pad = self._blocks(x64, axis)
-        amax = np.max(np.abs(blocks), axis=-1) if blocks.size else np.zeros(blocks.shape[:-1])
+        if self.scale_rule is ScaleRule.ABSMEAN:
+            # Mean over the real elements only: padding zeros must not shrink the last block's scale.
+            n_real = np.full(blocks.shape[:-2] + (blocks.shape[-2],), blocks.shape[-1], dtype=np.float64)
+            if pad and n_real.size:
+                n_real[..., -1] -= pad
+            amax = np.sum(np.abs(blocks), axis=-1) / np.maximum(n_real, 1) if blocks.size else n_real * 0
+        else:
+            amax = np.max(np.abs(blocks), axis=-1) if blocks.size else np.zeros(blocks.shape[:-1])
         amax = np.where(np.isnan(blocks).any(axis=-1), np.nan, amax) if blocks.size else amax
         ts = None
         if self.tensor_scale:
