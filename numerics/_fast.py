@@ -1,12 +1,19 @@
-"""Numba fast path for float-format quantization (parallel over elements).
+"""Numba fast path for float-format and power-of-two block-scaled (OCP MX) quantization.
 
-Not a second source of truth: tests/numerics/test_parity.py proves it bit-identical to
-`FloatFormat._quantize_reference` (and the random stream to `rounding.random_bits`). Exponents are read
-from the float's bits; 2^k factors are built from bits too, so no libm call sits in the loop.
+Not a second source of truth: tests/numerics/test_numerics_parity.py proves it bit-identical to
+`FloatFormat._quantize_reference` and `ScaledFormat`'s numpy reference (and the random stream to
+`rounding.random_bits`) in every mode, on every float32 binade, subnormals and specials.
+
+How it rounds: every input is widened exactly to float64 and split from its bits into an integer
+significand m (implicit bit included), the exponent of m's last bit and floor(log2 |x|). The target grid
+step 2^q then drops the low `sh` bits of m, and the mode decides from those dropped bits alone (what
+the reference sees as the fraction t - floor(t) = dropped / 2^sh; stochastic rounding compares the top
+`rbits` dropped bits with the random integer). The loop body is branch-free on data (selects, not
+jumps): random signs and random dropped bits made a branchy version mispredict on half the elements.
+An MX block shifts the element grid by its scale exponent instead of dividing by the scale.
 """
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -18,6 +25,8 @@ try:
     from numba import njit, prange
 except ImportError:  # pragma: no cover - numba is a dependency
     numba = None
+
+_F64_EXP = 0x7FF0000000000000
 
 
 def enabled() -> bool:
@@ -35,79 +44,128 @@ if numba is not None:
         return np.int64((k + 1023) << 52).view(np.float64)
 
     @njit(cache=True, inline="always")
-    def _ilog2(a):
-        # floor(log2 a) for finite a > 0, from the float64 bits (subnormals through a rescale).
-        b = np.float64(a).view(np.int64)
-        e = (b >> 52) & 0x7FF
-        if e == 0:
-            a2 = np.float64(a * 18014398509481984.0)  # * 2^54
-            b = a2.view(np.int64)
-            return ((b >> 52) & 0x7FF) - 1023 - 54
-        return e - 1023
+    def _elog(a):
+        # floor(log2 a) for a = the bits of a finite float64 > 0 (subnormals from the exact integer).
+        big_e = a >> 52
+        if big_e == 0:
+            return ((np.float64(a).view(np.int64) >> 52) & 0x7FF) - 1023 - 1074
+        return big_e - 1023
+
+    @njit(cache=True, inline="always")
+    def _special(a, neg, has_zero, no_negzero, pos_inf, neg_inf):
+        # NaN, +-Inf, zeros and negative inputs to unsigned formats (a = |x| as float64 bits).
+        if a > _F64_EXP:
+            return np.nan
+        if a == _F64_EXP:
+            return neg_inf if neg else pos_inf
+        if a == 0:
+            if not has_zero:
+                return np.nan
+            return -0.0 if (neg and not no_negzero) else 0.0
+        return np.nan  # a negative input to an unsigned format
+
+    @njit(cache=True, inline="always")
+    def _round_one(xv, mbits, emin, q_sub, has_zero, signed, no_negzero, maxv, minnorm, pos_ovf, neg_ovf,
+                   pos_inf, neg_inf, mode, rbits, r):
+        b = np.float64(xv).view(np.int64)
+        neg = b < 0
+        a = b & 0x7FFFFFFFFFFFFFFF
+        big_e = a >> 52
+        m = (a & 0xFFFFFFFFFFFFF) | (np.int64(0) if big_e == 0 else np.int64(1) << 52)
+        lsb = np.int64(-1074) if big_e == 0 else big_e - 1075
+        elog = _elog(max(a, np.int64(1)))
+        q = elog - mbits if elog >= emin else q_sub
+        sh_raw = max(q - lsb, 0)
+        sh = min(sh_raw, 60)  # m < 2^53: from 53 on every bit of m is dropped either way
+        kept = m >> sh
+        dropped = m & ((np.int64(1) << sh) - 1)
+        half = (np.int64(1) << sh) >> 1  # 0 when sh == 0 (nothing dropped)
+        nz = np.int64(dropped != 0)
+        if mode == 0:
+            inc = np.int64(dropped > half) | (np.int64(dropped == half) & kept & nz)
+        elif mode == 1:
+            inc = np.int64(dropped >= half) & nz
+        elif mode == 2:
+            inc = np.int64(0)
+        elif mode == 3:
+            inc = nz & np.int64(not neg)
+        elif mode == 4:
+            inc = nz & np.int64(neg)
+        else:
+            # the top rbits bits of the dropped fraction dropped / 2^sh_raw (the uncapped shift)
+            top = (dropped >> min(sh_raw - rbits, 62)) if sh_raw >= rbits else (dropped << (rbits - sh_raw))
+            inc = np.int64(r < top)
+        res = np.float64(kept + inc) * _pow2(q)
+        res = res if has_zero else max(res, minnorm)
+        val = -res if neg else res
+        val = 0.0 if (res == 0.0 and no_negzero) else val
+        val = (neg_ovf if neg else pos_ovf) if res > maxv else val
+        special = a >= _F64_EXP or a == 0 or (neg and not signed)
+        return _special(a, neg, has_zero, no_negzero, pos_inf, neg_inf) if special else val
+
+    @njit(cache=True, inline="always")
+    def _rand_at(idx, use_rand, rand, sbase, rshift, mode):
+        if mode != 5:
+            return np.int64(0)
+        if use_rand:
+            return rand[idx]
+        golden = np.uint64(0x9E3779B97F4A7C15)
+        return np.int64(_mix64(sbase + (np.uint64(idx) + np.uint64(1)) * golden) >> rshift)
 
     @njit(cache=True, parallel=True)
     def _quantize_kernel(x, out, mbits, emin, q_sub, has_zero, signed, no_negzero, maxv, minnorm,
                          pos_ovf, neg_ovf, pos_inf, neg_inf, mode, rbits, rand, use_rand, seed, offset):
-        n = x.shape[0]
-        golden = np.uint64(0x9E3779B97F4A7C15)
-        sbase = np.uint64(seed) * golden
-        shift = np.uint64(64 - rbits)
-        for i in prange(n):
-            xv = np.float64(x[i])
-            if xv != xv:
-                out[i] = np.nan
-                continue
-            neg = xv < 0.0 or (xv == 0.0 and math.copysign(1.0, xv) < 0.0)
-            a = abs(xv)
-            if a == math.inf:
-                out[i] = neg_inf if neg else pos_inf
-                continue
-            if not signed and neg and a > 0.0:
-                out[i] = np.nan
-                continue
-            if a == 0.0:
-                if not has_zero:
-                    out[i] = np.nan
-                elif neg and not no_negzero:
-                    out[i] = -0.0
-                else:
-                    out[i] = 0.0
-                continue
-            elog = _ilog2(a)
-            q = elog - mbits if elog >= emin else q_sub
-            t = a * _pow2(-q)
-            fl = math.floor(t)
-            frac = t - fl
-            inc = 0.0
-            if mode == 0:
-                if frac > 0.5 or (frac == 0.5 and (np.int64(fl) & 1) == 1):
-                    inc = 1.0
-            elif mode == 1:
-                if frac >= 0.5:
-                    inc = 1.0
-            elif mode == 3:
-                if frac > 0.0 and not neg:
-                    inc = 1.0
-            elif mode == 4:
-                if frac > 0.0 and neg:
-                    inc = 1.0
-            elif mode == 5:
-                if use_rand:
-                    r = rand[i]
-                else:
-                    z = _mix64(sbase + (np.uint64(offset + i) + np.uint64(1)) * golden)
-                    r = np.int64(z >> shift)
-                if r < math.floor(frac * _pow2(rbits)):
-                    inc = 1.0
-            res = (fl + inc) * _pow2(q)
-            if not has_zero and res < minnorm:
-                res = minnorm
-            if res > maxv:
-                out[i] = neg_ovf if neg else pos_ovf
-            elif res == 0.0 and (no_negzero or not neg):
-                out[i] = 0.0
-            else:
-                out[i] = -res if neg else res
+        sbase = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+        rshift = np.uint64(64 - rbits)
+        for i in prange(x.shape[0]):
+            # explicit random bits are indexed per call; the counter stream by offset + i
+            idx = np.int64(i) if use_rand else np.int64(offset) + np.int64(i)
+            r = _rand_at(idx, use_rand, rand, sbase, rshift, mode)
+            out[i] = _round_one(x[i], mbits, emin, q_sub, has_zero, signed, no_negzero, maxv, minnorm,
+                                pos_ovf, neg_ovf, pos_inf, neg_inf, mode, rbits, r)
+
+    @njit(cache=True)
+    def _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
+                  mode, rbits, rand, use_rand, sbase, rshift):
+        k = x.shape[1]
+        amax_bits = np.int64(0)
+        for j in range(k):
+            amax_bits = max(amax_bits, np.float64(x[blk, j]).view(np.int64) & 0x7FFFFFFFFFFFFFFF)
+        if amax_bits >= _F64_EXP:  # a NaN or Inf makes the block's scale NaN
+            for j in range(k):
+                out[blk, j] = np.nan
+            return
+        if amax_bits == 0:
+            for j in range(k):
+                out[blk, j] = 0.0
+            return
+        amax = np.int64(amax_bits + 0).view(np.float64)  # a fresh temporary: Numba's view needs one
+        lg = _elog(amax_bits)
+        e = lg - emax
+        if rule == 1:
+            e += np.int64(amax > _pow2(lg))
+        elif rule == 2:
+            e += np.int64(amax >= (2.0 - _pow2(-(elem_mbits + 1))) * _pow2(lg))
+        elif rule == 3:
+            e += np.int64(elem_max * _pow2(e) < amax)
+            e += np.int64(elem_max * _pow2(e) < amax)
+        e = min(max(e, elo), ehi)
+        mx = elem_max * _pow2(e)
+        for j in range(k):
+            r = _rand_at(np.int64(blk) * k + j, use_rand, rand, sbase, rshift, mode)
+            out[blk, j] = _round_one(x[blk, j], mbits, emin + e, q_sub + e, True, True, False, mx, 0.0,
+                                     mx, -mx, mx, -mx, mode, rbits, r)
+
+    @njit(cache=True, parallel=True)
+    def _mx_kernel(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
+                   mode, rbits, rand, use_rand, seed):
+        # x: (blocks, k). Scale 2^e per block by the rule (0 floor, 1 ceil, 2 even, 3 rceil), then the
+        # element grid shifted by e: emin + e, subnormal step q_sub + e, saturation at max * 2^e.
+        sbase = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+        rshift = np.uint64(64 - rbits)
+        for blk in prange(x.shape[0]):
+            _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
+                      mode, rbits, rand, use_rand, sbase, rshift)
 
 
 def quantize_float(fmt, x, mode: Rounding, overflow, rbits, rand, seed, offset, out_dtype):
@@ -120,4 +178,19 @@ def quantize_float(fmt, x, mode: Rounding, overflow, rbits, rand, seed, offset, 
                      fmt.policy == "fnuz" or not fmt.signed, fmt.max, fmt.min_normal,
                      pos_ovf, neg_ovf, pos_inf, neg_inf, MODE_ID[mode], int(rbits), rand_arr, use_rand,
                      int(seed), int(offset))
+    return out
+
+
+_RULE_ID = {"floor": 0, "ceil": 1, "even": 2, "rceil": 3}
+
+
+def quantize_pow2_blocks(elem, rule: str, blocks, mode: Rounding, rbits, rand, seed, elo, ehi, out_dtype):
+    """Quantize (blocks, k) values with a power-of-two scale per block; returns the dequantized values."""
+    out = np.empty(blocks.shape, dtype=out_dtype)
+    use_rand = rand is not None
+    rand_arr = rand if use_rand else np.zeros(1, dtype=np.int64)
+    emax = int(np.frexp(elem.max)[1]) - 1
+    q_sub = elem.emin - (elem.mbits if elem.subnormals else 0)
+    _mx_kernel(blocks, out, _RULE_ID[rule], emax, elem.mbits, float(elem.max), elem.mbits, elem.emin, q_sub,
+               int(elo), int(ehi), MODE_ID[mode], int(rbits), rand_arr, use_rand, int(seed))
     return out

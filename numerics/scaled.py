@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _fast
 from ._arrays import rebox, unbox_float
 from .format import DEFAULT_RBITS, Format
 from .rounding import Overflow
@@ -188,9 +189,23 @@ class ScaledFormat:
         scale, scode = self._scales(amax, ts)
         return arr, box, x64, moved, blocks, ax, pad, scale, scode, ts
 
+    def _fast_path(self) -> bool:
+        return (_fast.enabled() and self.scale_rule in _POW2_RULES and not self.tensor_scale
+                and hasattr(self.element, "ebits") and self.element.signed)
+
     def quantize(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
                  random_bits=None):
         """Values after scaling, element rounding (saturating) and unscaling, in x's container/shape."""
+        if self._fast_path():
+            arr, box = unbox_float(x)
+            moved, blocks, ax, pad = self._blocks(arr, axis)
+            flat = np.ascontiguousarray(blocks.reshape(-1, blocks.shape[-1]))
+            mode, _, rbits, rand, seed = self.element._prepare(flat.size, rounding, Overflow.SATURATE, generator,
+                                                               rbits, random_bits, 0)
+            lo, hi = (-127, 127) if self.scale_format is not None else (-149, 127)
+            q = _fast.quantize_pow2_blocks(self.element, self.scale_rule.value, flat, mode, rbits, rand, seed,
+                                           lo, hi, arr.dtype if arr.dtype == np.float32 else np.float64)
+            return rebox(self._unmove(q.reshape(moved.shape), arr.shape, ax, pad), box)
         arr, box, x64, moved, blocks, ax, pad, scale, _, _ = self._split(x, axis)
         q = self._elements(blocks, scale, rounding, generator, rbits, random_bits, encode=False)
         vals = (q * scale[..., None]).reshape(moved.shape)

@@ -1,0 +1,85 @@
+"""The Numba fast path is not a second source of truth: it must give the very bits of the numpy reference
+(`FloatFormat._quantize_reference`, `ScaledFormat`'s numpy path) for every format, rounding mode,
+overflow policy and input class. Inputs are random bit patterns, so every binade, float32/float64
+subnormals, zeros of both signs, Inf and NaN all occur."""
+import numpy as np
+import pytest
+
+from lowbit.numerics import FloatFormat, ScaledFormat, get_format, list_formats
+from lowbit.numerics import _fast
+
+MODES = ["nearest_even", "nearest_away", "toward_zero", "up", "down", "stochastic"]
+FLOATS = [n for n in list_formats() if isinstance(get_format(n), FloatFormat)]
+CUSTOM = [FloatFormat(3, 4), FloatFormat(2, 2, policy="none"), FloatFormat(6, 9, bias=40, policy="fn"),
+          FloatFormat(5, 0, policy="fn", signed=False), FloatFormat(10, 20)]
+
+pytestmark = pytest.mark.skipif(not _fast.enabled(), reason="the Numba fast path is disabled here")
+
+
+def reference(fn, monkeypatch):
+    monkeypatch.setenv("LOWBIT_NO_FAST", "1")
+    try:
+        return fn()
+    finally:
+        monkeypatch.setenv("LOWBIT_NO_FAST", "0")
+
+
+def bits(a):
+    a = np.asarray(a)
+    return a.view(np.int32 if a.dtype == np.float32 else np.int64)
+
+
+def inputs(seed, n=1 << 16):
+    rng = np.random.default_rng(seed)
+    x32 = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    # and values near the small formats' ranges, where most rounding decisions happen
+    near = (rng.standard_normal(n) * np.exp2(rng.integers(-20, 20, n))).astype(np.float32)
+    x64 = rng.integers(0, 1 << 63, n, dtype=np.uint64).view(np.float64) * np.where(rng.random(n) < .5, 1, -1)
+    near64 = rng.standard_normal(n) * np.exp2(rng.integers(-1070, 1000, n).astype(np.float64))
+    return np.concatenate([x32, near]), np.concatenate([x64, near64, near.astype(np.float64)])
+
+
+@pytest.mark.parametrize("fmt", FLOATS + CUSTOM, ids=lambda f: f if isinstance(f, str) else f.name)
+def test_float_kernel_is_bit_identical_to_reference(fmt, monkeypatch):
+    f = get_format(fmt)
+    x32, x64 = inputs(7)
+    for mode in MODES:
+        for overflow in ("saturate", "ieee"):
+            for x in (x32, x64):
+                kw = dict(rounding=mode, overflow=overflow, generator=11, rbits=13, offset=3)
+                got = f.quantize(x, **kw)
+                want = reference(lambda: f.quantize(x, **kw), monkeypatch)
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{f.name} {mode} {overflow} {x.dtype}")
+
+
+def test_explicit_random_bits_and_rbits_extremes(monkeypatch):
+    f = get_format("bf16")
+    x32, _ = inputs(3, 1 << 12)
+    for rbits in (1, 8, 16, 23):
+        r = np.random.default_rng(rbits).integers(0, 1 << rbits, x32.size)
+        got = f.quantize(x32, rounding="stochastic", random_bits=r, rbits=rbits)
+        want = reference(lambda: f.quantize(x32, rounding="stochastic", random_bits=r, rbits=rbits), monkeypatch)
+        np.testing.assert_array_equal(bits(got), bits(want))
+
+
+SCALED = ([get_format(n) for n in ("mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4_e2m1")]
+          + [ScaledFormat(get_format("fp4_e2m1fn"), "block", 16, get_format("e8m0fnu"), rule)
+             for rule in ("ceil", "even", "rceil")]
+          + [ScaledFormat(get_format("fp8_e4m3fn"), "channel", scale_rule="floor"),
+             ScaledFormat(get_format("fp8_e5m2"), "tensor", scale_rule="rceil")])
+
+
+@pytest.mark.parametrize("fmt", SCALED, ids=lambda f: f"{f.name}_{f.scale_rule.value}")
+def test_block_kernel_is_bit_identical_to_reference(fmt, monkeypatch):
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((40, 77)) * np.exp2(rng.integers(-140, 120, (40, 1)))).astype(np.float32)
+    x[0, 3], x[1, :], x[2, 5], x[3, 7], x[4, :] = np.nan, 0.0, np.inf, -0.0, 1e-41  # specials, subnormals
+    x[5, :] = np.float32(3.4e38) * np.sign(rng.standard_normal(77))                # near float32 max
+    for mode in MODES:
+        for axis in (0, 1):
+            for arr in (x, x.astype(np.float64)):
+                kw = dict(axis=axis, rounding=mode, generator=2, rbits=8)
+                got = fmt.quantize(arr, **kw)
+                want = reference(lambda: fmt.quantize(arr, **kw), monkeypatch)
+                np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{mode} axis={axis} {arr.dtype}")
