@@ -1,5 +1,8 @@
 """lowbit.optim: optimizers as pure step functions in thin torch.optim shells (see base.py).
 Engineers add their exports below with one import line each."""
 from .base import FunctionalOptimizer
+from .lowp import LowpHP, LowpOptimizer
+from .registry import build_optimizer, list_optimizers, register_optimizer
 
 __all__ = ["FunctionalOptimizer"]
+__all__ += ["LowpHP", "LowpOptimizer", "build_optimizer", "list_optimizers", "register_optimizer"]

@@ -1,0 +1,181 @@
+"""Low-precision SGD / momentum / AdamW: states in a chosen format, every op optionally rounded, and a
+weight write-back by nearest, stochastic rounding, Kahan compensation or ECO error feedback.
+
+- Pure 16-bit training ("Revisiting BFloat16 Training", Zamirai et al.; REFERENCES section 2): weights,
+  states and every optimizer op in bf16 (`arith_format`); the write-back w <- Q(w + u) by
+  round-to-nearest loses updates below half an ulp; stochastic rounding keeps them in expectation;
+  Kahan keeps the lost low part in a compensation buffer (numerics.KahanAccumulator, every op rounded).
+- ECO ("ECO: Quantized Training without Full-Precision Master Weights", Nikdan et al. 2026; REFERENCES
+  section 6): weights live only in `weight_format`; the write-back error e = (w + u) - Q(w + u) is put
+  into the momentum, m <- m + (1 - 1/beta) e / lr, so the heavy-ball recursion re-applies exactly e
+  over the following steps (sum_j lr beta^j (1 - beta) / (lr beta) = 1). Momentum SGD only.
+
+Updates lost to rounding (reported by `update_stats`, see docs/training.md): with u the intended
+update of an element (computed before the write-back) and a the change of its stored value (w, or
+w - c with a Kahan buffer c), over all elements and steps
+    lost = 1 - sum(sign(u) * a) / sum(|u|)
+(0 when every update lands, 1 when none does; unbiased rounding gives ~0), and `unchanged` = the
+fraction of nonzero u whose stored state (w and c) is bit-identical after the write-back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lowbit.numerics import KahanAccumulator, get_format
+
+from .base import FunctionalOptimizer
+
+__all__ = ["LowpHP", "LowpOptimizer"]
+
+
+@dataclass(frozen=True)
+class LowpHP:
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    adam: bool = False
+    betas: tuple = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_format: str | None = None
+    weight_scaling: str = "none"
+    state_format: str = "fp32"
+    arith_format: str | None = None
+    rounding: str = "nearest_even"
+    kahan: bool = False
+    eco: bool = False
+    rbits: int = 16
+    seed: int = 0
+
+
+def _quantizer(fmt, scaling="none", rbits=16):
+    from lowbit.nn import make_quantizer
+    from lowbit.recipes import QuantSpec
+    return make_quantizer(QuantSpec(fmt, scaling=scaling, rbits=rbits)) if fmt else None
+
+
+class LowpOptimizer(FunctionalOptimizer):
+    hp_class = LowpHP
+
+    def __init__(self, params, hp=None, **overrides):
+        super().__init__(params, hp, **overrides)
+        hp = self.hp
+        if hp.eco and (hp.adam or hp.momentum <= 0 or not hp.weight_format):
+            raise ValueError("LowpOptimizer: eco=True needs momentum SGD (momentum > 0, adam=False) and a "
+                             "weight_format (weights stored without a master copy)")
+        if hp.kahan and (not hp.weight_format or hp.weight_scaling != "none"):
+            raise ValueError("LowpOptimizer: kahan=True needs an unscaled weight_format (e.g. bf16)")
+        self._qw = _quantizer(hp.weight_format, hp.weight_scaling, hp.rbits)
+        self._qs = _quantizer(hp.state_format if hp.state_format != "fp32" else None)
+        self._qa = _quantizer(hp.arith_format)
+        self.update_stats = {"abs_u": 0.0, "applied": 0.0, "nonzero": 0, "unchanged": 0}
+        self.counter, self.count_formats = None, {}
+        pid = 0
+        with torch.no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    self.state[p]["pid"] = pid
+                    pid += 1
+                    if self._qw is not None:   # weights start on the storage grid
+                        p.copy_(self._wq(p, "nearest_even", 0))
+
+    def state_format_tag(self) -> str:
+        h = self.hp
+        return f"LowpOptimizer(w={h.weight_format},{h.weight_scaling};state={h.state_format};" \
+               f"arith={h.arith_format};kahan={h.kahan};eco={h.eco};adam={h.adam})"
+
+    def _wq(self, t, rounding, seed):
+        flat = t.reshape(t.shape[0], -1) if t.dim() > 1 else t
+        return self._qw.apply(flat, -1, seed, rounding).reshape(t.shape)
+
+    def _r(self, t):
+        return self._qa.apply(t) if self._qa is not None else t
+
+    def _s(self, t):
+        return self._qs.apply(t) if self._qs is not None else t
+
+    def _step_param(self, p, grad, state, hp):
+        from lowbit.nn import derive_seed
+        r = self._r
+        t = state.get("step", 0) + 1
+        state["step"] = t
+        w = p.detach()
+        g = r(grad.detach().float())
+        if hp.weight_decay and not hp.adam:
+            g = r(g + r(hp.weight_decay * w))
+        if hp.adam:
+            b1, b2 = hp.betas
+            m = state.get("m", torch.zeros_like(w))
+            v = state.get("v", torch.zeros_like(w))
+            m = self._s(r(r(b1 * m) + r((1 - b1) * g)))
+            v = self._s(r(r(b2 * v) + r((1 - b2) * r(g * g))))
+            state["m"], state["v"] = m, v
+            mhat, vhat = r(m / (1 - b1 ** t)), r(v / (1 - b2 ** t))
+            u = r(-hp.lr * r(mhat / r(r(vhat.sqrt()) + hp.eps)))
+            if hp.weight_decay:
+                u = r(u - r(hp.lr * hp.weight_decay * w))
+        elif hp.momentum:
+            m = state.get("m", torch.zeros_like(w))
+            m = self._s(r(r(hp.momentum * m) + g))
+            state["m"] = m
+            u = r(-hp.lr * m)
+        else:
+            u = r(-hp.lr * g)
+        seed = derive_seed(hp.seed, 0x5EED, state["pid"], t)
+        if self._qw is None:              # fp32 master weights
+            new = w + u
+            eff_old, eff_new, same = w, new, new == w
+        elif hp.kahan:
+            c_old = state.get("c", torch.zeros_like(w))
+            acc = KahanAccumulator(hp.weight_format, w, rounding=hp.rounding, generator=seed, rbits=hp.rbits)
+            acc.comp = c_old.double()
+            acc.add(u.double())
+            new, c_new = acc.sum.to(w.dtype), acc.comp.to(w.dtype)
+            state["c"] = c_new
+            eff_old, eff_new = w - c_old, new - c_new
+            same = (new == w) & (c_new == c_old)
+        else:
+            target = w.double() + u.double()   # exact for bf16/fp8 operands: one rounding in _wq
+            new = self._wq(target, hp.rounding, seed).to(w.dtype)
+            eff_old, eff_new, same = w, new, new == w
+            if hp.eco:
+                e = (target - new.double()).float()
+                state["m"] = self._s(state["m"] + (1 - 1 / hp.momentum) * e / hp.lr)
+        nz = u != 0
+        s = self.update_stats
+        s["abs_u"] += float(u.abs().sum())
+        s["applied"] += float((torch.sign(u) * (eff_new - eff_old)).sum())
+        s["nonzero"] += int(nz.sum())
+        s["unchanged"] += int((nz & same).sum())
+        p.copy_(new)
+        if self.counter is not None:
+            self._count(p, state)
+
+    def _count(self, p, state):
+        """Elementwise update work and traffic of this parameter (sim.training.update_work)."""
+        from lowbit.sim import StepFormats, update_work
+        h, f = self.hp, self.count_formats
+        fmt = StepFormats(weight=f.get("weight", h.weight_format or "fp32"),
+                          activation=f.get("activation", "fp32"), grad_output=f.get("grad_output", "fp32"),
+                          grad_weight=f.get("grad_weight", ""), update=h.arith_format or "fp32",
+                          state=h.state_format, master="" if h.weight_format else "fp32")
+        name = "adamw" if h.adam else ("momentum" if h.momentum else "sgd")
+        layer = f.get("names", {}).get(state["pid"], f"param{state['pid']}")
+        self.counter.extra.extend(update_work(layer, p.numel(), fmt, name, sr=h.rounding == "stochastic",
+                                              kahan=h.kahan))
+        self.counter.writes(p.numel())
+
+    def lost_fraction(self) -> float | None:
+        s = self.update_stats
+        return None if s["abs_u"] == 0 else 1.0 - s["applied"] / s["abs_u"]
+
+    def unchanged_fraction(self) -> float | None:
+        s = self.update_stats
+        return None if s["nonzero"] == 0 else s["unchanged"] / s["nonzero"]
+
+    def set_lr(self, lr: float):
+        import dataclasses
+        for g in self.param_groups:
+            g["hp"] = dataclasses.replace(g["hp"], lr=float(lr))
+        self.hp = self.param_groups[0]["hp"]

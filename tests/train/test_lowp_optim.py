@@ -1,0 +1,54 @@
+"""Low-precision optimizer write-back: the bf16 cancellation case of "Revisiting BFloat16 Training" with
+the expected results in closed form (bf16 ulp at 1.0 is 2^-7), and the ECO error-feedback identity."""
+import torch
+
+from lowbit.numerics import get_format
+from lowbit.optim import LowpOptimizer
+
+
+def _run(n_steps, **hp):
+    p = torch.nn.Parameter(torch.ones(4000))
+    opt = LowpOptimizer([p], lr=1.0, weight_format="bf16", arith_format="bf16", state_format="bf16", seed=3, **hp)
+    u = float(get_format("bf16").quantize(torch.tensor([1e-3]))[0])
+    for _ in range(n_steps):
+        p.grad = torch.full_like(p, -u)         # update +u each step, far below half an ulp of 1.0
+        opt.step()
+    return p.detach(), opt, u
+
+
+def test_nearest_loses_every_small_update():
+    w, opt, _ = _run(200)
+    assert torch.all(w == 1.0)
+    assert opt.lost_fraction() == 1.0 and opt.unchanged_fraction() == 1.0
+
+
+def test_stochastic_rounding_keeps_updates_in_expectation():
+    w, opt, u = _run(200, rounding="stochastic")
+    exact = 1.0 + 200 * u
+    # mean of 4000 independent copies; each step's SR variance <= ulp^2/4 with ulp <= 2^-6
+    assert abs(float(w.double().mean()) - exact) < 4 * (2 ** -6) * (200 ** 0.5) / 2 / 4000 ** 0.5 + 2 ** -8
+    assert abs(opt.lost_fraction()) < 0.05
+
+
+def test_kahan_keeps_the_lost_low_part():
+    w, opt, u = _run(200, kahan=True)
+    exact = 1.0 + 200 * u
+    assert float((w.double() - exact).abs().max()) <= 2 ** -7   # within one ulp of the exact sum
+    assert abs(opt.lost_fraction()) < 0.01
+
+
+def test_eco_puts_the_write_back_error_into_momentum():
+    """One step from m = 0: m1 = g; target = w - lr m1; e = target - Q(target); m <- m1 + (1 - 1/b) e / lr."""
+    torch.manual_seed(0)
+    w0 = get_format("fp8_e4m3fn").quantize(torch.randn(50))
+    p = torch.nn.Parameter(w0.clone())
+    opt = LowpOptimizer([p], lr=0.01, momentum=0.9, weight_format="fp8_e4m3fn", eco=True)
+    g = torch.randn(50)
+    p.grad = g.clone()
+    opt.step()
+    target = w0.double() - 0.01 * g.double()
+    q = get_format("fp8_e4m3fn").quantize(target)
+    assert torch.equal(p.detach(), q.float())
+    e = (target - q).float()
+    m = opt.state[p]["m"]
+    assert torch.allclose(m, g + (1 - 1 / 0.9) * e / 0.01, rtol=1e-6, atol=1e-7)
