@@ -17,10 +17,11 @@ from .codec import EncodedTensor, is_scaled, layout_of, scale_bits
 from .packing import pack_bits, pack_trits, unpack_bits, unpack_trits
 from .spec import format_from_spec, format_spec
 
-__all__ = ["tensor_entry", "encoded_from_entry", "file_stem", "pack_codes", "unpack_codes", "PACKINGS",
+__all__ = ["tensor_entry", "encoded_from_entry", "encoded_from_storage", "file_stem", "codes_to_array", "codes_from_array", "word_dtype",
+           "PACKINGS",
            "can_pack_trits", "float32_hex", "float32_from_hex"]
 
-PACKINGS = ("bits", "trits")
+PACKINGS = ("bits", "trits", "none", "float32")
 
 
 def can_pack_trits(elem) -> bool:
@@ -29,17 +30,44 @@ def can_pack_trits(elem) -> bool:
             and getattr(elem, "symmetric", False) and hasattr(elem, "frac_bits"))
 
 
-def pack_codes(codes, bits: int, packing: str) -> bytes:
-    if packing == "trits":
-        c = np.asarray(codes, np.int64)
-        return pack_trits(np.where(c == 3, -1, c))  # 2-bit two's complement -> trit value
-    return pack_bits(codes, bits)
+def word_dtype(bits: int):
+    """The unsigned integer type that holds one code of `bits` bits unpacked (packing 'none')."""
+    return np.dtype("<u1") if bits <= 8 else np.dtype("<u2") if bits <= 16 else np.dtype("<u4")
 
 
-def unpack_codes(data, bits: int, count: int, packing: str, what: str) -> np.ndarray:
+def codes_to_array(codes, bits: int, packing: str) -> np.ndarray:
+    """Codes as stored: a uint8 byte stream ('bits', 'trits'), one unsigned word per code ('none'), or
+    fp32 bit patterns as float32 values ('float32')."""
+    c = np.asarray(codes, np.int64)
+    if packing == "none":
+        return c.astype(word_dtype(bits))
+    if packing == "float32":  # fp32 scales: their bit patterns seen as float32 (exact, NaN payloads kept)
+        return c.astype("<u4").view("<f4")
     if packing == "trits":
-        return unpack_trits(data, count, what) & 3  # trit value -> 2-bit two's complement code
-    return unpack_bits(data, bits, count, what)
+        data = pack_trits(np.where(c == 3, -1, c))  # 2-bit two's complement -> trit value
+    else:
+        data = pack_bits(c, bits)
+    return np.frombuffer(data, np.uint8)
+
+
+def codes_from_array(arr, bits: int, count: int, packing: str, what: str) -> np.ndarray:
+    """Inverse of `codes_to_array`: `count` int64 codes (C order). Sizes, types and padding are checked."""
+    arr = np.asarray(arr)
+    if packing == "none":
+        if arr.dtype != word_dtype(bits) or arr.size != count:
+            raise ValueError(f"{what}: {count} codes as {word_dtype(bits)} expected, {arr.size} as {arr.dtype} found")
+        return arr.astype(np.int64).reshape(-1)
+    if packing == "float32":
+        if arr.dtype != np.dtype("<f4") or arr.size != count or bits != 32:
+            raise ValueError(f"{what}: {count} float32 values expected, {arr.size} as {arr.dtype} found")
+        return arr.reshape(-1).view("<u4").astype(np.int64)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"{what}: a uint8 byte stream expected, {arr.dtype} found")
+    if packing == "trits":
+        return unpack_trits(arr.tobytes(), count, what) & 3  # trit value -> 2-bit two's complement code
+    if packing == "bits":
+        return unpack_bits(arr.tobytes(), bits, count, what)
+    raise ValueError(f"{what}: packing {packing!r} unknown; allowed: {', '.join(PACKINGS)}")
 
 
 def float32_hex(v: float) -> str:
@@ -121,3 +149,22 @@ def encoded_from_entry(name: str, entry: dict, codes: np.ndarray, scales: np.nda
             raise ValueError(f"{where}: format {fmt.name} has a tensor scale but the manifest gives none")
         ts = float32_from_hex(entry["tensor_scale"].get("float32"), f"{where} tensor_scale")
     return EncodedTensor(fmt, shape, codes, axis, padded, scales, ts)
+
+
+def encoded_from_storage(name: str, entry: dict, fetch) -> EncodedTensor:
+    """Read one tensor: `fetch(name, part, info)` returns (stored array, label) for part 'codes' or
+    'scales' (info is that part of the entry); the arrays are unpacked and checked here."""
+    try:
+        parts = {}
+        for part in ("codes", "scales"):
+            info = entry.get(part)
+            if info is None:
+                parts[part] = None
+                continue
+            arr, label = fetch(name, part, info)
+            packing = info.get("packing", "bits")
+            flat = codes_from_array(arr, info["bits"], info["count"], packing, f"{label} ({name} {part})")
+            parts[part] = flat if part == "codes" else flat.reshape(info["shape"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"tensor {name!r}: manifest entry lacks {exc}; not a lowbit manifest entry") from None
+    return encoded_from_entry(name, entry, parts["codes"], parts["scales"])

@@ -57,8 +57,8 @@ def _cases():
                 yield name, shape, axis
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+@pytest.fixture(scope="module", params=["packed", "safetensors"])
+def exported(tmp_path_factory, request):
     """One export directory holding every (format, shape, axis) case."""
     tensors, inputs = {}, {}
     for i, (name, shape, axis) in enumerate(_cases()):
@@ -67,7 +67,7 @@ def exported(tmp_path_factory):
         key = f"{name}/{'x'.join(map(str, shape)) or 'scalar'}/axis{axis}"
         tensors[key] = encode_tensor(x, fmt, axis=axis)
         inputs[key] = (x, fmt, axis)
-    folder = export_tensors(tensors, tmp_path_factory.mktemp("rt") / "all")
+    folder = export_tensors(tensors, tmp_path_factory.mktemp("rt") / "all", target=request.param)
     return tensors, inputs, folder
 
 

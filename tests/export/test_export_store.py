@@ -62,15 +62,15 @@ def test_a_failed_export_leaves_nothing(tmp_path, monkeypatch):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return b"\0"
-    monkeypatch.setattr(packed, "pack_codes", boom)
+        return np.zeros(1, np.uint8)
+    monkeypatch.setattr(packed, "codes_to_array", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         export_tensors(_tensors(), tmp_path / "exp")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_forced_export_keeps_the_old_one(good, monkeypatch):
-    monkeypatch.setattr(packed, "pack_codes", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(packed, "codes_to_array", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError):
         export_tensors({"x": (np.ones(3, np.float32), "int8")}, good, force=True)
     assert set(load_tensors(good)) == {"w", "b"}
