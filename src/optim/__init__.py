@@ -6,3 +6,7 @@ from .registry import build_optimizer, list_optimizers, register_optimizer
 
 __all__ = ["FunctionalOptimizer"]
 __all__ += ["LowpHP", "LowpOptimizer", "build_optimizer", "list_optimizers", "register_optimizer"]
+from .madam import Madam, MadamHP
+from .lns_madam import LNSMadam, LNSMadamHP
+from .integer_madam import IntegerMadam, IntegerMadamHP
+__all__ += ["Madam", "MadamHP", "LNSMadam", "LNSMadamHP", "IntegerMadam", "IntegerMadamHP"]

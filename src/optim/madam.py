@@ -1,0 +1,182 @@
+"""Madam: the multiplicative weight update of Bernstein et al., "Learning compositional functions via
+multiplicative weight updates" (NeurIPS 2020; REFERENCES.md section 4), as a pure step function in the
+`FunctionalOptimizer` shell:
+
+    v  <- beta v + (1 - beta) g^2                     (beta = 0.999)
+    g* <- g / sqrt(v / (1 - beta^t)),  NaN -> 0,  clamped to [-g_bound, g_bound]
+    w  <- w * exp(-lr * g* * sign(w))
+    |w| <- min(|w|, p_scale * RMS(w_0))               (RMS of the parameter at the first step)
+
+`normalized_grad` is shared with LNS-Madam and the integer (log-level) Madam (lns_madam.py).
+
+Non-finite gradients (`nonfinite=`): "skip" (default) leaves the parameter and its state untouched for
+that step and counts it in `skipped`; "zero" treats non-finite entries as a zero gradient; "raise" raises
+ValueError. The published rule's own 0/0 -> 0 case (g = 0 with v = 0) is kept.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .base import FunctionalOptimizer
+
+__all__ = ["MadamHP", "Madam", "normalized_grad", "madam_step", "madam_target", "NONFINITE"]
+
+NONFINITE = ("skip", "zero", "raise")
+
+
+def check_common(owner: str, hp) -> None:
+    """Validate the hyperparameters Madam, LNS-Madam and integer Madam share."""
+    for key in ("lr", "p_scale", "g_bound"):
+        v = getattr(hp, key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                              or v <= 0):
+            raise ValueError(f"{owner}: {key}={v!r} must be a finite number > 0")
+    if isinstance(hp.beta, bool) or not isinstance(hp.beta, (int, float)) or not 0 <= hp.beta < 1:
+        raise ValueError(f"{owner}: beta={hp.beta!r} must be a number in [0, 1)")
+    if hp.nonfinite not in NONFINITE:
+        raise ValueError(f"{owner}: nonfinite={hp.nonfinite!r}; allowed: {', '.join(NONFINITE)}")
+
+
+def screen_grad(owner: str, grad: torch.Tensor, policy: str, index: int) -> torch.Tensor | None:
+    """The gradient to use under the non-finite policy, or None to skip this parameter's step."""
+    finite = torch.isfinite(grad)
+    if bool(finite.all()):
+        return grad
+    if policy == "raise":
+        raise ValueError(f"{owner}: parameter #{index} has {int((~finite).sum())} non-finite gradient "
+                         f"entries (nonfinite='raise'; use 'skip' or 'zero' to continue)")
+    if policy == "skip":
+        return None
+    return torch.where(finite, grad, torch.zeros_like(grad))
+
+
+def normalized_grad(g: torch.Tensor, v: torch.Tensor, t: int, beta: float, g_bound: float):
+    """(g*, v_new): Madam's normalized, bounded gradient and the updated second moment."""
+    v = beta * v + (1 - beta) * g * g
+    gs = g / torch.sqrt(v / (1 - beta ** t))
+    gs = torch.nan_to_num(gs, nan=0.0)       # 0/0 -> 0 (the published rule); +-inf is clamped below
+    return gs.clamp(-g_bound, g_bound), v
+
+
+@dataclass(frozen=True)
+class MadamHP:
+    lr: float = 0.01
+    p_scale: float = 3.0
+    g_bound: float = 10.0
+    beta: float = 0.999
+    nonfinite: str = "skip"
+
+    def __post_init__(self):
+        check_common("Madam", self)
+
+
+def madam_target(w: torch.Tensor, gs: torch.Tensor, lr: float, wmax: float) -> torch.Tensor:
+    """w * exp(-lr g* sign(w)) clamped to +-wmax, in float64: the update every variant aims at."""
+    w64 = w.double()
+    return (w64 * torch.exp(-lr * gs.double() * torch.sign(w64))).clamp(-wmax, wmax)
+
+
+def madam_step(w: torch.Tensor, g: torch.Tensor, state: dict, hp: MadamHP):
+    """Pure: (new weight in w's dtype, new state {step, v, max}, g*) after one Madam step."""
+    t = state.get("step", 0) + 1
+    wmax = state["max"] if "max" in state else hp.p_scale * float(torch.sqrt((w.double() ** 2).mean()))
+    v = state.get("v", torch.zeros_like(w))
+    gs, v = normalized_grad(g, v, t, hp.beta, hp.g_bound)
+    new = (w * torch.exp(-hp.lr * gs * torch.sign(w))).clamp(-wmax, wmax)
+    return new, {"step": t, "v": v, "max": wmax}, gs
+
+
+class UpdateStats:
+    """Updates lost to rounding, in the convention of docs/training.md: with u the intended change of
+    a weight and a its actual change, lost = 1 - sum(sign(u) a) / sum|u|; `unchanged` = the fraction of
+    nonzero u that left the stored weight bit-identical; `rel_error` = sum|a - u| / sum|u|."""
+
+    def __init__(self):
+        self.stats = {"abs_u": 0.0, "applied": 0.0, "abs_err": 0.0, "nonzero": 0, "unchanged": 0, "skipped": 0}
+
+    def record(self, u: torch.Tensor, a: torch.Tensor, same: torch.Tensor):
+        u, a = u.double(), a.double()
+        s, nz = self.stats, u != 0
+        s["abs_u"] += float(u.abs().sum())
+        s["applied"] += float((torch.sign(u) * a).sum())
+        s["abs_err"] += float((a - u).abs().sum())
+        s["nonzero"] += int(nz.sum())
+        s["unchanged"] += int((nz & same).sum())
+
+    def lost_fraction(self):
+        s = self.stats
+        return None if s["abs_u"] == 0 else 1.0 - s["applied"] / s["abs_u"]
+
+    def unchanged_fraction(self):
+        s = self.stats
+        return None if s["nonzero"] == 0 else s["unchanged"] / s["nonzero"]
+
+    def relative_update_error(self):
+        s = self.stats
+        return None if s["abs_u"] == 0 else s["abs_err"] / s["abs_u"]
+
+
+class MadamBase(FunctionalOptimizer):
+    """Shared shell: parameter ids, non-finite screening, update statistics, op counting."""
+    sim_name = "madam"
+
+    def __init__(self, params, hp=None, **overrides):
+        super().__init__(params, hp, **overrides)
+        self.update_stats = UpdateStats()
+        self.counter, self.count_formats = None, {}
+        pid = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["pid"] = pid
+                pid += 1
+
+    def _grad(self, grad, state, hp):
+        g = screen_grad(type(self).__name__, grad.detach(), hp.nonfinite, state["pid"])
+        if g is None:
+            self.update_stats.stats["skipped"] += 1
+        return g
+
+    def lost_fraction(self):
+        return self.update_stats.lost_fraction()
+
+    def unchanged_fraction(self):
+        return self.update_stats.unchanged_fraction()
+
+    def relative_update_error(self):
+        return self.update_stats.relative_update_error()
+
+    @property
+    def skipped(self) -> int:
+        return self.update_stats.stats["skipped"]
+
+    def _count(self, p, state, weight_format="fp32", sr=False):
+        """Update work of this parameter for the simulator (sim.training.update_work)."""
+        if self.counter is None:
+            return
+        from lowbit.sim import StepFormats, update_work
+        f = self.count_formats
+        fmt = StepFormats(weight=f.get("weight", weight_format), activation=f.get("activation", "fp32"),
+                          grad_output=f.get("grad_output", "fp32"), grad_weight=f.get("grad_weight", ""),
+                          update="fp32", state=getattr(self.hp, "state_format", "fp32"), master="")
+        layer = f.get("names", {}).get(state["pid"], f"param{state['pid']}")
+        self.counter.extra.extend(update_work(layer, p.numel(), fmt, self.sim_name, sr=sr))
+        self.counter.writes(p.numel())
+
+
+class Madam(MadamBase):
+    """Madam on float weights (the parameter's own dtype); see the module docstring."""
+    hp_class = MadamHP
+
+    def _step_param(self, p, grad, state, hp):
+        g = self._grad(grad, state, hp)
+        if g is None:
+            return
+        w = p.detach()
+        new, st, gs = madam_step(w, g.to(w.dtype), state, hp)
+        self.update_stats.record(madam_target(w, gs, hp.lr, st["max"]) - w.double(), new - w, new == w)
+        state.update(st)
+        p.copy_(new)
+        self._count(p, state)
