@@ -163,22 +163,35 @@ def pulse(state: DeviceState, n, direction, generator=None, noise: bool = True) 
         raise ValueError("direction must be +1 (UP) or -1 (DOWN) for every device")
     noisy = noise and (p.dw_min_std > 0 or p.sigma_ctoc > 0 or p.write_noise_std > 0)
     rng = as_rng(generator) if noisy else None
-    up = d > 0
-    w = state.w.copy()
-    kmax = int(n.max()) if n.size else 0
-    for k in range(kmax):
-        act = (n > k) & ~dev.stuck
-        xi = rng.standard_normal(dev.shape) if noisy and (p.dw_min_std > 0 or p.sigma_ctoc > 0) else None
-        dw = step_size(w, up, dev, xi)
-        w = np.where(act, np.clip(w + dw, dev.b_min, dev.b_max), w)
+    # Work on the pulsed devices only (updates are sparse); their order is the flat (C) order.
+    idx = np.flatnonzero((n > 0) & ~dev.stuck)
+    if idx.size == 0:
+        return state
+    sub = _subset(dev, idx)
+    nn, up, w = n.reshape(-1)[idx], (d > 0).reshape(-1)[idx], state.w.reshape(-1)[idx]
+    c2c = noisy and (p.dw_min_std > 0 or p.sigma_ctoc > 0)
+    for k in range(int(nn.max())):
+        act = nn > k
+        xi = rng.standard_normal(idx.size) if c2c else None
+        w = np.where(act, np.clip(w + step_size(w, up, sub, xi), sub.b_min, sub.b_max), w)
         if p.levels is not None:
-            w = np.where(act, _quantize_levels(w, dev, p.levels), w)
-    w_read = w
+            w = np.where(act, _quantize_levels(w, sub, p.levels), w)
+    w_all = state.w.copy().reshape(-1)
+    w_all[idx] = w
+    read = state.w_read.copy().reshape(-1)
     if noisy and p.write_noise_std > 0:
-        touched = (n > 0) & ~dev.stuck
-        fresh = w + p.write_noise_std * p.dw_min * rng.standard_normal(dev.shape)
-        w_read = np.where(touched, fresh, state.w_read - state.w + w)
-    return DeviceState(dev, w, w_read)
+        read[idx] = w + p.write_noise_std * p.dw_min * rng.standard_normal(idx.size)
+    else:
+        read[idx] = read[idx] - state.w.reshape(-1)[idx] + w   # keep each device's write-noise offset
+    return DeviceState(dev, w_all.reshape(dev.shape), read.reshape(dev.shape))
+
+
+def _subset(dev: DeviceArray, idx) -> DeviceArray:
+    """The devices at flat indices idx, as a 1-D DeviceArray."""
+    f = {k: getattr(dev, k).reshape(-1)[idx] for k in ("b_max", "b_min", "scale_up", "scale_down", "slope_up",
+                                                          "slope_down", "pgamma_up", "pgamma_down", "a_ltp",
+                                                          "a_ltd", "reset_bias", "stuck")}
+    return DeviceArray(dev.params, (idx.size,), n_clipped=0, **f)
 
 
 def pulse_response(params: DeviceParams, n_pulses: int, n_devices: int = 1, seed=0, w0=None,
