@@ -4,12 +4,19 @@ Public API
 - Workloads (sim/workload.py, sim/training.py): `Gemm`, `Elementwise`, `Transfer`, `Workload` (YAML
   load/save), `Layer`, `linear`, `conv`, `matmul`, `conv_output_size`, `StepFormats`, `training_step`,
   `update_work`, `OPTIMIZER_OPS`, `format_bits`.
+- Architectures (sim/arch.py): `Arch`, `Buffer`, `Datapath`, `load_arch(name | path | Arch)`,
+  `list_arch_presets()` (configs/arch/).
+- Cycle model (sim/systolic.py, sim/_kernel.py): `systolic_gemm(m, n, k, rows, cols, dataflow, ...)`
+  -> `GemmResult` (`cycles` = SCALE-Sim's index of the last busy cycle; `cycle_count` = cycles + 1).
 """
 from .workload import (ELEMENTWISE_OPS, LEVELS, PHASES, TENSOR_CLASSES, Elementwise, Gemm, Transfer, Workload,
                        format_bits)
+from .arch import Arch, Buffer, Datapath, list_arch_presets, load_arch
+from .systolic import GemmResult, systolic_gemm
 from .training import (OPTIMIZER_OPS, Layer, StepFormats, conv, conv_output_size, linear, matmul, training_step,
                        update_work)
 
 __all__ = ["Gemm", "Elementwise", "Transfer", "Workload", "PHASES", "ELEMENTWISE_OPS", "TENSOR_CLASSES", "LEVELS",
            "format_bits", "Layer", "linear", "conv", "matmul", "conv_output_size", "StepFormats", "training_step",
-           "update_work", "OPTIMIZER_OPS"]
+           "update_work", "OPTIMIZER_OPS", "Arch", "Buffer", "Datapath", "load_arch", "list_arch_presets",
+           "systolic_gemm", "GemmResult"]

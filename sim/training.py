@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from .workload import Elementwise, Gemm, Transfer, Workload, _fmt, _int, _name, _set, format_bits
+from .workload import Elementwise, Gemm, Transfer, Workload, _check_keys, _fmt, _int, _name, _set, format_bits
 
 __all__ = ["Layer", "linear", "conv", "matmul", "conv_output_size", "StepFormats", "OPTIMIZER_OPS",
            "training_step", "update_work", "training_step_from_dict"]
@@ -203,10 +203,8 @@ _LAYER_KINDS = {"linear": linear, "conv": conv, "matmul": matmul}
 def training_step_from_dict(data: dict, where: str = "workload") -> Workload:
     """YAML form: {name, layers: [{kind: linear|conv|matmul, name, ...}], formats: {...}, optimizer, sr, kahan,
     update_level}."""
-    allowed = ("name", "layers", "formats", "optimizer", "sr", "kahan", "update_level")
-    extra = sorted(set(data) - set(allowed))
-    if extra:
-        raise ValueError(f"{where}: unknown key {extra[0]!r} for a training step; allowed: {', '.join(allowed)}")
+    _check_keys(f"{where} (a training step)", data,
+                ("name", "layers", "formats", "optimizer", "sr", "kahan", "update_level"))
     layers = []
     if not isinstance(data["layers"], list) or not data["layers"]:
         raise ValueError(f"{where}: 'layers' must be a non-empty list")
@@ -219,12 +217,7 @@ def training_step_from_dict(data: dict, where: str = "workload") -> Workload:
         except TypeError as exc:
             raise ValueError(f"{where}: layers[{i}] ({d['kind']}): {exc}") from None
     fm = data.get("formats", {})
-    if not isinstance(fm, dict):
-        raise ValueError(f"{where}: formats must be a mapping of tensor class -> format name")
-    known = [f.name for f in fields(StepFormats)]
-    bad = sorted(set(fm) - set(known))
-    if bad:
-        raise ValueError(f"{where}: formats has unknown key {bad[0]!r}; allowed: {', '.join(known)}")
+    _check_keys(f"{where}: formats", fm, StepFormats)
     flags = {k: data.get(k, False) for k in ("sr", "kahan")}
     for k, v in flags.items():
         if not isinstance(v, bool):

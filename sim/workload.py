@@ -78,6 +78,20 @@ def _name(kind: str, value) -> str:
     return value
 
 
+def _check_keys(owner: str, d, allowed, required=()):
+    """A mapping with only `allowed` keys (names or a dataclass) and every `required` key."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{owner}: must be a mapping, got {d!r}")
+    if not isinstance(allowed, (list, tuple)):
+        allowed = [f.name for f in dataclasses.fields(allowed)]
+    extra = sorted(set(d) - set(allowed), key=str)
+    if extra:
+        raise ValueError(f"{owner}: unknown key {extra[0]!r}; allowed: {', '.join(allowed)}")
+    for r in required:
+        if r not in d:
+            raise ValueError(f"{owner}: missing key {r!r}")
+
+
 def _set(obj, key, value):
     object.__setattr__(obj, key, value)
 
