@@ -10,3 +10,4 @@ from .madam import Madam, MadamHP
 from .lns_madam import LNSMadam, LNSMadamHP
 from .integer_madam import IntegerMadam, IntegerMadamHP
 __all__ += ["Madam", "MadamHP", "LNSMadam", "LNSMadamHP", "IntegerMadam", "IntegerMadamHP"]
+from . import lns_recipes  # noqa: F401  (registers madam/lns_madam/integer_madam and the lns_* recipes)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from .lns_madam import check_code_hp, code_steps, step_seed
-from .madam import MadamBase, madam_target, normalized_grad
+from .madam import MadamBase, record_update, madam_target, normalized_grad
 
 __all__ = ["IntegerMadamHP", "IntegerMadam"]
 
@@ -98,7 +98,7 @@ class IntegerMadam(MadamBase):
         state.update(level=new, v=v, step=t)
         p.copy_(self.weights(p))
         target = madam_target(w_old, gs, hp.lr * math.log(hp.base), state["w_max"])
-        self.update_stats.record(target - w_old.double(), p.double() - w_old.double(), p == w_old)
+        record_update(self.update_stats, target - w_old.double(), p.double() - w_old.double(), p == w_old)
         self._count(p, state, sr=hp.rounding == "stochastic")
 
     def load_state_dict(self, state_dict):

@@ -27,7 +27,7 @@ import torch
 from lowbit.numerics import LNSFormat, get_format, random_bits
 from lowbit.numerics.rounding import Rounding, check_rbits, round_magnitude
 
-from .madam import MadamBase, check_common, madam_target, normalized_grad
+from .madam import MadamBase, record_update, check_common, madam_target, normalized_grad
 
 __all__ = ["LNSMadamHP", "LNSMadam", "code_steps", "check_code_hp"]
 
@@ -170,7 +170,7 @@ class LNSMadam(MadamBase):
         state.update(codes=(new_mag | (neg << (fmt.bits - 1))).reshape(p.shape).to(p.device), v=v, step=t)
         p.copy_(self.weights(p))
         target = madam_target(w_old, gs, hp.code_lr / fmt.gamma * math.log(2), state["bound"])
-        self.update_stats.record(target - w_old.double(), p.double() - w_old.double(), p == w_old)
+        record_update(self.update_stats, target - w_old.double(), p.double() - w_old.double(), p == w_old)
         self._count(p, state, weight_format=fmt.name, sr=hp.rounding == "stochastic")
 
     def load_state_dict(self, state_dict):
@@ -192,9 +192,3 @@ class LNSMadam(MadamBase):
                     st["scale"] = st["scale"].double().cpu()
                     st["max_mag"] = st["max_mag"].cpu()
                     p.copy_(self.weights(p))
-
-    def set_lr(self, lr: float):
-        import dataclasses
-        for g in self.param_groups:
-            g["hp"] = dataclasses.replace(g["hp"], lr=float(lr))
-        self.hp = self.param_groups[0]["hp"]

@@ -89,34 +89,22 @@ def madam_step(w: torch.Tensor, g: torch.Tensor, state: dict, hp: MadamHP):
     return new, {"step": t, "v": v, "max": wmax}, gs
 
 
-class UpdateStats:
+def new_update_stats() -> dict:
     """Updates lost to rounding, in the convention of docs/training.md: with u the intended change of
     a weight and a its actual change, lost = 1 - sum(sign(u) a) / sum|u|; `unchanged` = the fraction of
-    nonzero u that left the stored weight bit-identical; `rel_error` = sum|a - u| / sum|u|."""
+    nonzero u that left the stored weight bit-identical; relative error = sum|a - u| / sum|u|. A plain
+    dict (as LowpOptimizer's) so that training checkpoints can save and restore it."""
+    return {"abs_u": 0.0, "applied": 0.0, "abs_err": 0.0, "nonzero": 0, "unchanged": 0, "skipped": 0}
 
-    def __init__(self):
-        self.stats = {"abs_u": 0.0, "applied": 0.0, "abs_err": 0.0, "nonzero": 0, "unchanged": 0, "skipped": 0}
 
-    def record(self, u: torch.Tensor, a: torch.Tensor, same: torch.Tensor):
-        u, a = u.double(), a.double()
-        s, nz = self.stats, u != 0
-        s["abs_u"] += float(u.abs().sum())
-        s["applied"] += float((torch.sign(u) * a).sum())
-        s["abs_err"] += float((a - u).abs().sum())
-        s["nonzero"] += int(nz.sum())
-        s["unchanged"] += int((nz & same).sum())
-
-    def lost_fraction(self):
-        s = self.stats
-        return None if s["abs_u"] == 0 else 1.0 - s["applied"] / s["abs_u"]
-
-    def unchanged_fraction(self):
-        s = self.stats
-        return None if s["nonzero"] == 0 else s["unchanged"] / s["nonzero"]
-
-    def relative_update_error(self):
-        s = self.stats
-        return None if s["abs_u"] == 0 else s["abs_err"] / s["abs_u"]
+def record_update(s: dict, u: torch.Tensor, a: torch.Tensor, same: torch.Tensor) -> None:
+    u, a = u.double(), a.double()
+    nz = u != 0
+    s["abs_u"] += float(u.abs().sum())
+    s["applied"] += float((torch.sign(u) * a).sum())
+    s["abs_err"] += float((a - u).abs().sum())
+    s["nonzero"] += int(nz.sum())
+    s["unchanged"] += int((nz & same).sum())
 
 
 class MadamBase(FunctionalOptimizer):
@@ -125,7 +113,7 @@ class MadamBase(FunctionalOptimizer):
 
     def __init__(self, params, hp=None, **overrides):
         super().__init__(params, hp, **overrides)
-        self.update_stats = UpdateStats()
+        self.update_stats = new_update_stats()
         self.counter, self.count_formats = None, {}
         pid = 0
         for group in self.param_groups:
@@ -136,21 +124,31 @@ class MadamBase(FunctionalOptimizer):
     def _grad(self, grad, state, hp):
         g = screen_grad(type(self).__name__, grad.detach(), hp.nonfinite, state["pid"])
         if g is None:
-            self.update_stats.stats["skipped"] += 1
+            self.update_stats["skipped"] += 1
         return g
 
     def lost_fraction(self):
-        return self.update_stats.lost_fraction()
+        s = self.update_stats
+        return None if s["abs_u"] == 0 else 1.0 - s["applied"] / s["abs_u"]
 
     def unchanged_fraction(self):
-        return self.update_stats.unchanged_fraction()
+        s = self.update_stats
+        return None if s["nonzero"] == 0 else s["unchanged"] / s["nonzero"]
 
     def relative_update_error(self):
-        return self.update_stats.relative_update_error()
+        s = self.update_stats
+        return None if s["abs_u"] == 0 else s["abs_err"] / s["abs_u"]
 
     @property
     def skipped(self) -> int:
-        return self.update_stats.stats["skipped"]
+        return self.update_stats["skipped"]
+
+    def set_lr(self, lr: float):
+        """Change every group's lr (training-loop schedules); hyperparameters stay frozen values."""
+        import dataclasses
+        for g in self.param_groups:
+            g["hp"] = dataclasses.replace(g["hp"], lr=float(lr))
+        self.hp = self.param_groups[0]["hp"]
 
     def _count(self, p, state, weight_format="fp32", sr=False):
         """Update work of this parameter for the simulator (sim.training.update_work)."""
@@ -176,7 +174,7 @@ class Madam(MadamBase):
             return
         w = p.detach()
         new, st, gs = madam_step(w, g.to(w.dtype), state, hp)
-        self.update_stats.record(madam_target(w, gs, hp.lr, st["max"]) - w.double(), new - w, new == w)
+        record_update(self.update_stats, madam_target(w, gs, hp.lr, st["max"]) - w.double(), new - w, new == w)
         state.update(st)
         p.copy_(new)
         self._count(p, state)
