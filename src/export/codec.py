@@ -10,6 +10,7 @@ keeps the codes in the layout the format produced them in:
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +100,7 @@ def layout_of(fmt, shape: tuple, axis: int) -> EncodedTensor:
     return encode_tensor(np.zeros(shape, np.float32), fmt, axis=axis)
 
 
+@functools.lru_cache(maxsize=None)
 def quantize_dtype(fmt):
     """The dtype `fmt.quantize` returns for float32 input (float32, or float64 where float32 cannot
     hold the format, e.g. int32); asked of the format itself, so new formats need no table here."""
