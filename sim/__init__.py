@@ -8,15 +8,21 @@ Public API
   `list_arch_presets()` (configs/arch/).
 - Cycle model (sim/systolic.py, sim/_kernel.py): `systolic_gemm(m, n, k, rows, cols, dataflow, ...)`
   -> `GemmResult` (`cycles` = SCALE-Sim's index of the last busy cycle; `cycle_count` = cycles + 1).
+- Energy (sim/energy.py, sim/report.py): `load_energy_table`, `list_energy_tables`, `EnergyTable`, `Cost`,
+  `simulate(workload, arch, energy=None)` and `energy_per_update(workload, arch)` -> `SimReport`
+  (`.pj_per_step`, `.pj_per_weight_update`, `.breakdown["component"|"layer"]`, `.cycles`, `.actions`).
 """
 from .workload import (ELEMENTWISE_OPS, LEVELS, PHASES, TENSOR_CLASSES, Elementwise, Gemm, Transfer, Workload,
                        format_bits)
 from .arch import Arch, Buffer, Datapath, list_arch_presets, load_arch
 from .systolic import GemmResult, systolic_gemm
+from .energy import Cost, EnergyTable, list_energy_tables, load_energy_table
+from .report import COMPONENTS, SimReport, energy_per_update, simulate
 from .training import (OPTIMIZER_OPS, Layer, StepFormats, conv, conv_output_size, linear, matmul, training_step,
                        update_work)
 
 __all__ = ["Gemm", "Elementwise", "Transfer", "Workload", "PHASES", "ELEMENTWISE_OPS", "TENSOR_CLASSES", "LEVELS",
            "format_bits", "Layer", "linear", "conv", "matmul", "conv_output_size", "StepFormats", "training_step",
            "update_work", "OPTIMIZER_OPS", "Arch", "Buffer", "Datapath", "load_arch", "list_arch_presets",
-           "systolic_gemm", "GemmResult"]
+           "systolic_gemm", "GemmResult", "Cost", "EnergyTable", "list_energy_tables", "load_energy_table",
+           "COMPONENTS", "SimReport", "energy_per_update", "simulate"]
