@@ -12,6 +12,7 @@ Public API
 from .tile import CELLS, AnalogTile, IOConfig, symmetry_point
 from .rules import SCHEMES, MixedPrecision, PulsedSGD, TikiTaka, UpdateStats
 from .layer import AnalogLinear, AnalogOptimizer
+from .madam_log import LogTile, MadamLog
 
 __all__ = ["CELLS", "AnalogTile", "IOConfig", "symmetry_point", "SCHEMES", "MixedPrecision", "PulsedSGD",
-           "TikiTaka", "UpdateStats", "AnalogLinear", "AnalogOptimizer"]
+           "TikiTaka", "UpdateStats", "AnalogLinear", "AnalogOptimizer", "LogTile", "MadamLog"]

@@ -43,9 +43,10 @@ class AnalogLinear(torch.nn.Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.rule = rule if rule is not None else PulsedSGD(seed=seed)
-        self.tile = AnalogTile(out_features, in_features, device, cell=cell, bias=bias, io=io,
-                               weight_range=weight_range, seed=seed,
-                               pair_mid=not getattr(self.rule, "unidirectional", True))
+        make = getattr(self.rule, "make_tile", None) or AnalogTile   # MadamLog brings its LogTile
+        self.tile = make(out_features, in_features, device, cell=cell, bias=bias, io=io,
+                         weight_range=weight_range, seed=seed,
+                         pair_mid=not getattr(self.rule, "unidirectional", True))
         # Initial weights (programmed ideally, not counted as training pulses): uniform +-1/sqrt(fan_in).
         g = np.random.default_rng(seed + 7919)
         bound = 1.0 / np.sqrt(in_features) if init_std is None else init_std

@@ -159,3 +159,23 @@ def test_layer_trains_by_pulses_and_reports_sim_items():
     assert item.op == "device_pulse" and item.count == st.pulses
     assert item.pj_each == pytest.approx(st.energy_j / st.pulses * 1e12)
     assert opt.total.updates == 60
+
+
+def test_madam_log_moves_levels_by_pulses():
+    from lowbit.analog import LogTile, MadamLog
+    t = LogTile(2, 2, IDEAL, levels=8, dynamic_range=128.0, bias=False)
+    t.set_weights(np.array([[0.5, -0.5], [1.0, -1.0 / 128]]))
+    b = 128.0 ** (1 / 7)
+    assert t.base == pytest.approx(b)
+    np.testing.assert_allclose(np.abs(t.weights()), b ** (t.level - 7.0), rtol=1e-12)
+    np.testing.assert_array_equal(t.sign, [[1, -1], [1, -1]])
+    k0 = t.level.copy()
+    # first step: v = (1 - beta) g^2, bias-corrected -> |g*| = 1 everywhere: one level per weight,
+    # toward smaller |w| where g and w agree in sign (Madam: w <- w b^(-g* sign(w)))
+    x, d = np.array([[1.0, 1.0]]), np.array([[1.0, -1.0]])
+    st = MadamLog(lr_levels=1.0, rounding="nearest").update(t, x, d)
+    g_sign_w = np.sign(np.outer(d[0], x[0])) * t.sign
+    np.testing.assert_array_equal(t.level, np.clip(k0 - g_sign_w, 0, 7))
+    assert st.pulses == int(np.abs(t.level - k0).sum())
+    with pytest.raises(ValueError, match="levels"):
+        LogTile(2, 2, IDEAL, levels=1)

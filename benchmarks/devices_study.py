@@ -1,0 +1,212 @@
+"""Device study: does training converge on a synaptic device, and what does each update cost?
+
+A three-layer perceptron (64-H-10, tanh) on scikit-learn digits, trained one sample per step with the
+weights as device arrays (lowbit.analog) updated only by pulses, against software fp32 SGD. Tests the
+claims of Lim et al., "Adaptive Learning Rule for Hardware-based Deep Neural Networks Using Electronic
+Synapse Devices" (2019): a linear high-range device approaches software accuracy; on nonlinear finite
+devices the unidirectional rule beats the bidirectional rule and tolerates device-to-device variation.
+
+Prints a table (accuracy mean +- std over seeds, pulses and write energy per update) and writes JSON.
+    python benchmarks/devices_study.py --config configs/runs/device_study.yaml [--out results/devices_study.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from lowbit.analog import AnalogLinear, AnalogOptimizer, MadamLog, MixedPrecision, PulsedSGD, TikiTaka
+from lowbit.numerics.devices import get_device, register_device
+
+RULES = ("sgd", "tikitaka", "mixed", "madam")
+ARM_KEYS = {"name", "kind", "device", "cell", "rule", "scheme", "unidirectional", "gamma", "transfer_every",
+            "transfer_lr", "bl", "lr", "levels", "dynamic_range", "lr_levels"}
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    kind: str = "analog"          # "analog" | "software"
+    device: str = ""
+    cell: str = "single"
+    rule: str = "sgd"
+    scheme: str = "stochastic"
+    unidirectional: bool = True
+    gamma: float = 1.0
+    transfer_every: int = 1
+    transfer_lr: float = 0.1
+    bl: int = 31
+    lr: float | None = None
+    levels: int = 16              # MadamLog: log-spaced conductance levels
+    dynamic_range: float = 256.0
+    lr_levels: float = 1.0
+
+
+@dataclass(frozen=True)
+class Study:
+    hidden: int = 32
+    epochs: int = 4
+    lr: float = 0.02
+    seeds: tuple = (0, 1, 2)
+    test_fraction: float = 0.2
+    weight_range: float = 1.0
+    arms: tuple = field(default_factory=tuple)
+
+
+def load_study(path) -> Study:
+    """Load and validate the study YAML once; custom devices are registered from `devices:` entries."""
+    data = yaml.safe_load(Path(path).read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: the study config must be a mapping")
+    for name, spec in (data.pop("devices", None) or {}).items():
+        spec = dict(spec)
+        base = get_device(spec.pop("base"))
+        register_device(base.replace(name=name, **spec), replace=True)
+    arms = []
+    for i, a in enumerate(data.pop("arms", [])):
+        unknown = set(a) - ARM_KEYS
+        if unknown:
+            raise ValueError(f"{path}: arms[{i}] has unknown key(s) {sorted(unknown)}; allowed: {sorted(ARM_KEYS)}")
+        arm = Arm(**a)
+        if arm.kind not in ("analog", "software"):
+            raise ValueError(f"{path}: arms[{i}].kind={arm.kind!r}; allowed: analog, software")
+        if arm.kind == "analog":
+            get_device(arm.device)
+            if arm.rule not in RULES:
+                raise ValueError(f"{path}: arms[{i}].rule={arm.rule!r}; allowed: {', '.join(RULES)}")
+        arms.append(arm)
+    data.pop("study", None)
+    unknown = set(data) - {"hidden", "epochs", "lr", "seeds", "test_fraction", "weight_range"}
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}")
+    data["seeds"] = tuple(data.get("seeds", (0,)))
+    return Study(arms=tuple(arms), **data)
+
+
+def digits_split(test_fraction: float):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X / 16.0, y, test_size=test_fraction, random_state=0, stratify=y)
+    return (torch.tensor(Xtr, dtype=torch.float32), torch.tensor(ytr), torch.tensor(Xte, dtype=torch.float32),
+            torch.tensor(yte))
+
+
+def _rule(arm: Arm, seed: int):
+    if arm.rule == "sgd":
+        return PulsedSGD(arm.scheme, bl=arm.bl, unidirectional=arm.unidirectional, seed=seed)
+    if arm.rule == "mixed":
+        return MixedPrecision(bl=arm.bl, seed=seed)
+    if arm.rule == "madam":
+        return MadamLog(lr_levels=arm.lr_levels, levels=arm.levels, dynamic_range=arm.dynamic_range, seed=seed)
+    return TikiTaka(gamma=arm.gamma, transfer_every=arm.transfer_every, transfer_lr=arm.transfer_lr,
+                    scheme=arm.scheme, bl=arm.bl, seed=seed)
+
+
+def run_arm(arm: Arm, st: Study, seed: int, data) -> dict:
+    Xtr, ytr, Xte, yte = data
+    torch.manual_seed(seed)
+    lr = arm.lr or st.lr
+    if arm.kind == "software":
+        model = torch.nn.Sequential(torch.nn.Linear(64, st.hidden), torch.nn.Tanh(), torch.nn.Linear(st.hidden, 10))
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+    else:
+        l1 = AnalogLinear(64, st.hidden, arm.device, cell=arm.cell, rule=_rule(arm, 2 * seed + 1),
+                          weight_range=st.weight_range, seed=1000 * seed + 1)
+        l2 = AnalogLinear(st.hidden, 10, arm.device, cell=arm.cell, rule=_rule(arm, 2 * seed + 2),
+                          weight_range=st.weight_range, seed=1000 * seed + 2)
+        model = torch.nn.Sequential(l1, torch.nn.Tanh(), l2)
+        opt = AnalogOptimizer(model, lr)
+    g = torch.Generator().manual_seed(seed)
+    steps = 0
+    t0 = time.perf_counter()
+    for _ in range(st.epochs):
+        for i in torch.randperm(len(Xtr), generator=g).tolist():
+            loss = torch.nn.functional.cross_entropy(model(Xtr[i:i + 1]), ytr[i:i + 1])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            steps += 1
+    with torch.no_grad():
+        acc = float((model(Xte).argmax(1) == yte).float().mean())
+    out = {"arm": arm.name, "seed": seed, "accuracy": acc, "steps": steps, "seconds": time.perf_counter() - t0}
+    if arm.kind == "analog":
+        tot = opt.total
+        out.update(pulses_per_update=tot.pulses / steps, writes_per_update=tot.writes / steps,
+                   resets_per_update=tot.resets / steps, pj_per_update=tot.energy_j * 1e12 / steps,
+                   pulses_by_array={k: v / steps for k, v in tot.pulses_by_array.items()})
+    return out
+
+
+def summarize(rows, arms):
+    table = []
+    for arm in arms:
+        r = [x for x in rows if x["arm"] == arm.name]
+        acc = np.array([x["accuracy"] for x in r])
+        e = {"arm": arm.name, "acc_mean": float(acc.mean()), "acc_std": float(acc.std()), "seeds": len(r)}
+        for k in ("pulses_per_update", "writes_per_update", "resets_per_update", "pj_per_update"):
+            if k in r[0]:
+                e[k] = float(np.mean([x[k] for x in r]))
+        table.append(e)
+    return table
+
+
+def print_table(table, st: Study):
+    print(f"digits 64-{st.hidden}-10, {st.epochs} epochs, lr {st.lr}, batch 1, seeds {list(st.seeds)}")
+    print(f"{'arm':<34} {'accuracy (mean +- std)':>22} {'pulses/update':>14} {'resets/update':>14} {'write pJ/update':>16}")
+    sw = next((t["acc_mean"] for t in table if "pulses_per_update" not in t), None)
+    for t in table:
+        acc = f"{100 * t['acc_mean']:.2f} +- {100 * t['acc_std']:.2f} %"
+        pu = f"{t['pulses_per_update']:.1f}" if "pulses_per_update" in t else "-"
+        rs = f"{t['resets_per_update']:.2f}" if "resets_per_update" in t else "-"
+        pj = f"{t['pj_per_update']:.4g}" if "pj_per_update" in t else "-"
+        print(f"{t['arm']:<34} {acc:>22} {pu:>14} {rs:>14} {pj:>16}")
+    if sw:
+        print("accuracy / software: " + ", ".join(f"{t['arm']}: {t['acc_mean'] / sw:.3f}" for t in table))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="configs/runs/device_study.yaml")
+    ap.add_argument("--out", default="results/devices_study.json")
+    ap.add_argument("--arms", nargs="*", help="run only the arms whose name contains one of these strings")
+    ap.add_argument("--seeds", type=int, nargs="*", help="override the seeds")
+    ap.add_argument("--epochs", type=int, help="override the epochs")
+    args = ap.parse_args(argv)
+    st = load_study(args.config)
+    if args.seeds:
+        st = Study(**{**st.__dict__, "seeds": tuple(args.seeds)})
+    if args.epochs:
+        st = Study(**{**st.__dict__, "epochs": args.epochs})
+    arms = [a for a in st.arms if not args.arms or any(s in a.name for s in args.arms)]
+    data = digits_split(st.test_fraction)
+    rows = []
+    for arm in arms:
+        for seed in st.seeds:
+            rows.append(run_arm(arm, st, seed, data))
+            print(f"  {arm.name} seed {seed}: {100 * rows[-1]['accuracy']:.2f} % ({rows[-1]['seconds']:.0f} s)",
+                  file=sys.stderr, flush=True)
+    table = summarize(rows, arms)
+    print_table(table, st)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"config": str(args.config), "study": {k: v for k, v in st.__dict__.items() if k != "arms"},
+                   "table": table, "runs": rows}, fh, indent=1, default=str)
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
