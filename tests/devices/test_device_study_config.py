@@ -1,6 +1,7 @@
 """The device study's config loads and validates once (bad keys, rules and devices fail clearly), and one
 short arm runs end to end, reporting pulses and energy per update."""
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _study():
     spec = importlib.util.spec_from_file_location("devices_study", ROOT / "benchmarks" / "devices_study.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["devices_study"] = mod   # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
