@@ -117,6 +117,18 @@ class StepFormats:
     def uniform(cls, fmt: str, acc: str = "fp32", **kw) -> "StepFormats":
         return cls(weight=fmt, activation=fmt, grad_output=fmt, acc=acc, **kw)
 
+    @classmethod
+    def for_datapath(cls, dp) -> "StepFormats":
+        """The usual training formats of a datapath: gradients in e5m2 on an e4m3 array (OCP practice),
+        an fp32 master copy under narrower weights; LNS: every tensor in the LNS format, no master copy
+        (LNS-Madam updates the codes), weight gradients in LNS too."""
+        grad = {"fp8_e4m3fn": "fp8_e5m2", "mxfp8_e4m3": "mxfp8_e5m2"}.get(dp.a_format, dp.a_format)
+        if dp.kind == "lns":
+            return cls(weight=dp.b_format, activation=dp.a_format, grad_output=dp.a_format, acc=dp.acc_format,
+                       grad_weight=dp.a_format)
+        master = "fp32" if format_bits(dp.b_format) < 32 else ""
+        return cls(weight=dp.b_format, activation=dp.a_format, grad_output=grad, acc=dp.acc_format, master=master)
+
 
 # Per-weight elementwise ops of each optimizer (op, count, format key) and its state tensors per weight.
 OPTIMIZER_OPS = {
@@ -200,9 +212,9 @@ def training_step(layers, formats: StepFormats | None = None, optimizer: str = "
 _LAYER_KINDS = {"linear": linear, "conv": conv, "matmul": matmul}
 
 
-def training_step_from_dict(data: dict, where: str = "workload") -> Workload:
+def training_step_from_dict(data: dict, where: str = "workload", datapath=None) -> Workload:
     """YAML form: {name, layers: [{kind: linear|conv|matmul, name, ...}], formats: {...}, optimizer, sr, kahan,
-    update_level}."""
+    update_level}. Without `formats`, formats (and the default optimizer) follow `datapath` if given."""
     _check_keys(f"{where} (a training step)", data,
                 ("name", "layers", "formats", "optimizer", "sr", "kahan", "update_level"))
     layers = []
@@ -216,11 +228,17 @@ def training_step_from_dict(data: dict, where: str = "workload") -> Workload:
             layers.append(_LAYER_KINDS[d["kind"]](**{k: v for k, v in d.items() if k != "kind"}))
         except TypeError as exc:
             raise ValueError(f"{where}: layers[{i}] ({d['kind']}): {exc}") from None
-    fm = data.get("formats", {})
-    _check_keys(f"{where}: formats", fm, StepFormats)
+    fm = data.get("formats")
+    optimizer = data.get("optimizer")
+    if fm is None and datapath is not None:
+        formats = StepFormats.for_datapath(datapath)
+        optimizer = optimizer or ("lns_madam" if datapath.kind == "lns" else "momentum")
+    else:
+        _check_keys(f"{where}: formats", fm or {}, StepFormats)
+        formats = StepFormats(**(fm or {}))
     flags = {k: data.get(k, False) for k in ("sr", "kahan")}
     for k, v in flags.items():
         if not isinstance(v, bool):
             raise ValueError(f"{where}: {k}={v!r} must be true or false")
-    return training_step(layers, StepFormats(**fm), data.get("optimizer", "sgd"), data.get("name", "step"),
+    return training_step(layers, formats, optimizer or "sgd", data.get("name", "step"),
                          update_level=data.get("update_level", "dram"), **flags)

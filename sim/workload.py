@@ -262,13 +262,14 @@ class Workload:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "workload") -> "Workload":
-        """Either explicit `items:`, or a training step from `layers:` (see lowbit.sim.training)."""
+    def from_dict(cls, data: dict, where: str = "workload", datapath=None) -> "Workload":
+        """Either explicit `items:`, or a training step from `layers:` (see lowbit.sim.training); a training
+        step without `formats` takes them from `datapath` (an arch's Datapath) when given."""
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a workload must be a mapping, got {type(data).__name__}")
         if "layers" in data:
             from .training import training_step_from_dict
-            return training_step_from_dict(data, where)
+            return training_step_from_dict(data, where, datapath)
         allowed = ("name", "weight_updates", "items")
         extra = sorted(set(data) - set(allowed))
         if extra:
@@ -285,8 +286,8 @@ class Workload:
         return atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
-    def load(cls, path) -> "Workload":
-        return cls.from_dict(load_yaml(path), where=str(path))
+    def load(cls, path, datapath=None) -> "Workload":
+        return cls.from_dict(load_yaml(path), where=str(path), datapath=datapath)
 
     def __add__(self, other: "Workload") -> "Workload":
         wu = None if self.weight_updates is None and other.weight_updates is None else (
