@@ -59,10 +59,11 @@ def _check_target(target: str):
 
 
 def export_tensors(tensors: dict, to, target: str = "packed", force: bool = False, packing=None,
-                   extra: dict | None = None, **options) -> Path:
+                   extra: dict | None = None, files: dict | None = None, **options) -> Path:
     """Write `tensors` ({name: EncodedTensor | (values, format[, axis])}) to directory `to`.
     `packing`: "bits" (default) or "trits" for every ternary tensor, or a {name: packing} dict.
-    `extra` is stored in the manifest as is (JSON). Target options (e.g. ONNX opset) pass through."""
+    `extra` is stored in the manifest as is (JSON); `files` ({relative path: bytes}) are written next to
+    the target's files and checksummed like them. Target options (e.g. ONNX opset) pass through."""
     write, _ = _check_target(target)
     if not isinstance(tensors, dict) or not all(isinstance(k, str) and k for k in tensors):
         raise ValueError("tensors must be a dict with non-empty string names")
@@ -76,6 +77,12 @@ def export_tensors(tensors: dict, to, target: str = "packed", force: bool = Fals
         out = {"target": target, "lowbit_version": _version(),
                "byte_order": "codes: LSB-first bit stream (docs/export.md)"}
         out.update(write(folder, encs, options))
+        for rel, data in (files or {}).items():
+            path = folder / rel
+            if path.exists() or Path(rel).is_absolute() or ".." in Path(rel).parts:
+                raise ValueError(f"extra file {rel!r} clashes with the target's files or leaves the folder")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
         out["extra"] = extra or {}
         return out
 

@@ -1,0 +1,148 @@
+"""Model level: the quantized weights of a `lowbit.nn` model out as codes, and the model rebuilt from them.
+
+`export_model(model, to, target)` writes, for every quantized layer (QLinear, QConv2d, the projections of
+QAttention), the weight exactly as the layer's eval-mode forward quantizes it: the same format, axis
+(the GEMM's reduction axis, in_features), rounding and stochastic-rounding seed (lowbit.nn derives it
+from the run seed, layer id and call index), as codes + scales in the chosen target. Every other entry
+of the state_dict (biases, norms, call counters) goes into `state.safetensors` unchanged. The manifest's
+`extra.model` holds the recipe, the run seed and rank, each layer's weight shape, and how to rebuild
+the architecture (`builder`).
+
+`load_exported(dir)` verifies the directory, rebuilds the architecture (the builder, or `build()`),
+quantizes it with the same recipe except that weights are taken as they are (they already are the
+quantized values: re-quantizing is not idempotent for amax/absmean scales), loads the decoded weights
+and the state, and returns the model in eval mode. Its outputs equal the exported model's eval outputs
+bit for bit (same quantizers, seeds and GEMM shapes; tests/export/test_export_model.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .api import export_tensors, load_tensors
+from .codec import decode_tensor, encode_tensor
+from .store import read_manifest
+
+__all__ = ["export_model", "load_exported", "quantized_weights", "BUILDERS"]
+
+STATE_FILE = "state.safetensors"
+# Architectures a manifest may ask to rebuild: name -> function(**args) -> nn.Module
+BUILDERS = {}
+
+
+def _train_builder(spec: dict, n_features: int, n_classes: int, image_shape, seed: int):
+    from lowbit.train import ModelSpec, build_model
+    return build_model(ModelSpec(**spec), n_features, n_classes, tuple(image_shape), seed)
+
+
+BUILDERS["lowbit.train.build_model"] = _train_builder
+
+
+def _weight_site(layer):
+    """(weight as the GEMM's B operand (N, K), the site) of a QLinear/QConv2d; None for other layers."""
+    from lowbit.nn import QConv2d, QLinear
+    if isinstance(layer, (QLinear, QConv2d)):
+        return layer.weight.detach().reshape(layer.weight.shape[0], -1), layer.lowbit_sites[0]
+    return None
+
+
+def quantized_weights(model) -> dict:
+    """{parameter name: EncodedTensor} of every weight a quantized layer quantizes, as its eval forward does."""
+    from lowbit.nn import QuantizedLayer
+    from lowbit.nn.functional import T_B
+    out = {}
+    for name, layer in model.named_modules():
+        ws = _weight_site(layer) if isinstance(layer, QuantizedLayer) else None
+        if ws is None:
+            continue
+        w, site = ws
+        q = site.qb
+        if q.identity or w.numel() == 0:
+            continue
+        if q.spec.clamp_quantile is not None:
+            raise ValueError(f"layer {name!r}: its weight quantizer clamps outliers (OCC) and keeps a sparse "
+                             "residual, which has no code form; export a recipe without clamp_quantile on weights")
+        was = layer.training
+        layer.train(False)
+        call = layer._call_index()   # the eval-mode stream index (no side effect in eval)
+        layer.train(was)
+        seed = site.seed(T_B, call)
+        kw = {"rounding": q.spec.rounding}
+        if q.spec.rounding == "stochastic":
+            kw.update(generator=seed, rbits=q.spec.rbits)
+        enc = encode_tensor(w, q.fmt, axis=-1, **kw)
+        want = q(w, -1, seed)
+        got = torch.from_numpy(decode_tensor(enc)).to(w.dtype).reshape(w.shape)
+        if not torch.equal(got.view(torch.int32) if got.dtype == torch.float32 else got,
+                           want.view(torch.int32) if want.dtype == torch.float32 else want):
+            raise ValueError(f"layer {name!r}: the codes do not reproduce the layer's quantized weight "
+                             f"({q.fmt.name}); lowbit.nn and lowbit.export disagree")
+        out[f"{name}.weight"] = enc
+    return out
+
+
+def export_model(model, to, target: str = "packed", force: bool = False, builder: dict | None = None,
+                 **options) -> Path:
+    """Export the quantized weights and the rest of the state of `model` (see the module docstring).
+    `builder` = {"name": a BUILDERS key, "args": {...}} lets `load_exported` rebuild the architecture."""
+    from safetensors.torch import save
+    from lowbit.nn import get_context
+    from lowbit.recipes import recipe_to_dict
+    encs = quantized_weights(model)
+    if not encs:
+        raise ValueError("the model has no quantized layers (lowbit.nn QLinear/QConv2d with a quantized weight "
+                         "format); nothing to export as codes: quantize it with lowbit.nn.quantize_model or "
+                         "train it with a low-precision recipe")
+    ctx = get_context(model)
+    if builder is not None and builder.get("name") not in BUILDERS:
+        raise ValueError(f"builder {builder.get('name')!r} unknown; allowed: {', '.join(BUILDERS)}")
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items() if k not in encs}
+    layers = {k[: -len(".weight")]: {"weight_shape": list(dict(model.named_parameters())[k].shape),
+                                      "format": e.fmt.name} for k, e in encs.items()}
+    info = {"recipe": recipe_to_dict(ctx.recipe), "seed": ctx.seed, "rank": ctx.rank, "layers": layers,
+            "state_file": STATE_FILE, "builder": builder}
+    return export_tensors(encs, to, target=target, force=force, extra={"model": info},
+                          files={STATE_FILE: save(state)}, **options)
+
+
+def load_exported(folder, build=None):
+    """The model of a model export, rebuilt and in eval mode (see the module docstring). `build()` returns
+    the architecture (plain torch layers) when the export names no builder."""
+    from safetensors.torch import load
+    from lowbit.nn import quantize_model
+    from lowbit.recipes import QuantSpec, recipe_from_dict
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    info = (manifest.get("extra") or {}).get("model")
+    if not isinstance(info, dict):
+        raise ValueError(f"{folder} is a tensor export, not a model export (no extra.model in its manifest); "
+                         "read it with lowbit.export.load_tensors")
+    if build is None:
+        b = info.get("builder") or {}
+        if b.get("name") not in BUILDERS:
+            raise ValueError(f"{folder}: the export names no known builder ({b.get('name')!r}; known: "
+                             f"{', '.join(BUILDERS)}); pass build=<function returning the architecture>")
+        module = BUILDERS[b["name"]](**b.get("args", {}))
+    else:
+        module = build()
+    recipe = recipe_from_dict(info["recipe"])
+    # Weights arrive quantized; every other quantizer (activations, outputs, gradients) stays.
+    recipe = dataclasses.replace(recipe, weight=QuantSpec("fp32"), name=f"{recipe.name}+exported_weights")
+    quantize_model(module, recipe, seed=info["seed"], rank=info["rank"])
+    params = dict(module.named_parameters())
+    state = load((folder / info["state_file"]).read_bytes())
+    for name, enc in load_tensors(folder).items():
+        if name not in params:
+            raise ValueError(f"{folder}: tensor {name!r} has no parameter in the rebuilt model")
+        shape = tuple(info["layers"][name[: -len(".weight")]]["weight_shape"])
+        state[name] = torch.from_numpy(np.ascontiguousarray(decode_tensor(enc))).to(params[name].dtype).reshape(shape)
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"{folder}: the export does not fit the rebuilt model: {exc}") from None
+    module.lowbit_export = json.loads(json.dumps(info))
+    return module.eval()
