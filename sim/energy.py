@@ -59,6 +59,12 @@ def _family(fmt):
     raise ValueError(f"energy: no cost rule for format {getattr(fmt, 'name', fmt)!r} ({kind})")
 
 
+def _significand(fmt, fam) -> int:
+    if fam[0] == "lns":
+        return int(math.log2((getattr(fmt, "element", None) or fmt).gamma)) + 6
+    return fam[1]
+
+
 @dataclass(frozen=True)
 class EnergyTable:
     name: str
@@ -114,8 +120,10 @@ class EnergyTable:
             return self._power("mul.fp16", "mul.fp32", 121, 576, fa[1] * fb[1], f"float_mul({a_name} x {b_name})")
         if fa[0] == "int" and fb[0] == "int":
             return self.int_mul(math.sqrt(fa[1] * fb[1]))
-        raise ValueError(f"energy table {self.name!r}: no rule for a {a_name} x {b_name} multiply; add an entry "
-                         f"'mul.{a_name}' (same formats) or use matching families")
+        # mixed families: a float multiply of the two significand widths (an integer of b bits has a b-bit
+        # significand; an LNS value enters through its conversion table of log2(gamma) + 6 bits)
+        pa, pb = (_significand(get_format(x), f) for x, f in ((a_name, fa), (b_name, fb)))
+        return self._power("mul.fp16", "mul.fp32", 121, 576, pa * pb, f"mixed_mul({a_name} x {b_name})")
 
     def int_mul(self, bits: float) -> Cost:
         if bits == 8 and "mul.int8" in self.entries:

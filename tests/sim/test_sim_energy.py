@@ -116,3 +116,11 @@ def test_lns_pe_pays_code_adds_bucket_adds_and_one_conversion_per_output():
     assert r.actions["lns_conversion"]["count"] == 64 * 48
     assert r.actions["lns_mul(lns8xlns8)"]["count"] == 64 * 48 * 256
     assert r.actions["bucket_add(int32)"]["pj_each"] == 0.1
+
+
+def test_mixed_family_multiply_uses_effective_significands():
+    T = load_energy_table("horowitz45")
+    # fp32 (24-bit significand) x int8 (8 bits): the float rule at P = 192, between fp16 (121) and fp32 (576)
+    assert T.mul("fp32", "int8").pj == pytest.approx(1.1 * (192 / 121) ** (math.log(3.7 / 1.1) / math.log(576 / 121)))
+    assert T.mul("fp32", "int8").status == "derived"
+    assert T.mul("bf16", "int4").pj < T.mul("bf16", "int8").pj < T.mul("bf16", "bf16").pj * 2
