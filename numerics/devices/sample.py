@@ -124,8 +124,9 @@ def sample_devices(params: DeviceParams, shape, seed) -> DeviceArray:
     a_ltp = np.full(shape, float(p.param_a_ltp))
     a_ltd = np.full(shape, float(p.param_a_ltd))
     if p.kind == "neurosim" and p.param_a_dtod > 0:
-        a_ltp = a_ltp * np.abs(1.0 + p.param_a_dtod * g())
-        a_ltd = a_ltd * np.abs(1.0 + p.param_a_dtod * g())
+        # |1 + dtod xi| floored at 0.05: an A near 0 would make NeuroSim's curve a step (and 0/0 in its inverse)
+        a_ltp = a_ltp * np.maximum(np.abs(1.0 + p.param_a_dtod * g()), 0.05)
+        a_ltd = a_ltd * np.maximum(np.abs(1.0 + p.param_a_dtod * g()), 0.05)
     reset_bias = p.reset + p.reset_dtod * g()
 
     stuck = np.zeros(shape, dtype=bool)

@@ -105,3 +105,12 @@ def test_bad_preset_file_names_the_file_and_key(tmp_path):
         load_device(f)
     with pytest.raises(FileNotFoundError):
         load_device(tmp_path / "missing.yaml")
+
+
+def test_neurosim_dtod_never_gives_nan():
+    p = get_device("agsi").replace(param_a_dtod=3.0, sigma_ctoc=0.0)
+    st = init_state(p, (20000,), seed=0)
+    assert (np.abs(st.devices.a_ltd) >= 0.05 * 20.0303 - 1e-9).all()
+    for direction in (1, -1, 1):
+        st = pulse(st, 3, direction)
+        assert np.isfinite(st.w).all()
