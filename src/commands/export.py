@@ -1,0 +1,40 @@
+"""`lowbit export CHECKPOINT --format TARGET --to DIR [--force]`: the quantized weights of a `lowbit train`
+checkpoint as packed codes, safetensors or ONNX, with a checksummed manifest (docs/export.md)."""
+from __future__ import annotations
+
+
+def run(args) -> int:
+    from lowbit.export import TARGETS, export_model, read_manifest
+    from lowbit.export.checkpoint import model_from_checkpoint
+    if args.format not in TARGETS:
+        raise ValueError(f"--format {args.format!r}; allowed: {', '.join(TARGETS)}")
+    model, builder = model_from_checkpoint(args.checkpoint, args.config)
+    opts = {}
+    if args.format == "onnx":
+        opts = {"opset": args.opset, "ops": args.ops}
+    if args.packing:
+        opts["packing"] = args.packing
+    folder = export_model(model, args.to, target=args.format, force=args.force, builder=builder, **opts)
+    m = read_manifest(folder)
+    print(f"exported {len(m['tensors'])} quantized weight tensors ({m['target']}) to {folder}")
+    for name, e in m["tensors"].items():
+        print(f"  {name:<28} {e['format_name']:<14} {'x'.join(map(str, e['shape']))}")
+    total = sum(f["bytes"] for f in m["files"].values())
+    print(f"{len(m['files'])} files, {total} bytes, sha256 of each in {folder}/manifest.json")
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("export", help="export a checkpoint's quantized weights (codes + scales + manifest)")
+    p.add_argument("checkpoint", help="a checkpoint written by `lowbit train`")
+    p.add_argument("--format", default="packed", help="target: packed (default), safetensors, onnx")
+    p.add_argument("--to", required=True, help="the export directory (written atomically)")
+    p.add_argument("--force", action="store_true", help="replace an existing export directory")
+    p.add_argument("--config", default=None, help="the run config the checkpoint was trained with "
+                   "(needed when the checkpoint does not carry it)")
+    p.add_argument("--packing", choices=["bits", "trits"], default=None,
+                   help="ternary weights at 2 bits (default) or 5 trits per byte")
+    p.add_argument("--opset", type=int, default=None, help="onnx: the opset (default: the lowest that fits)")
+    p.add_argument("--ops", choices=["qdq", "qonnx"], default="qdq",
+                   help="onnx: DequantizeLinear where possible (qdq) or QONNX Quant/FloatQuant everywhere")
+    p.set_defaults(func=run)

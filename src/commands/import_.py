@@ -1,0 +1,39 @@
+"""`lowbit import DIR`: verify an export directory (manifest version, sha256 of every file), list its
+tensors and, for a model export, rebuild the model (optionally saving its state_dict)."""
+from __future__ import annotations
+
+
+def run(args) -> int:
+    from lowbit.export import load_exported, load_tensors, read_manifest
+    m = read_manifest(args.dir)
+    tensors = load_tensors(args.dir) if m.get("target") != "onnx" else None
+    print(f"{args.dir}: lowbit export v{m['version']}, target {m['target']}, {len(m['files'])} files verified")
+    for name, e in m["tensors"].items():
+        print(f"  {name:<28} {e['format_name']:<14} {'x'.join(map(str, e['shape']))}")
+    model_info = (m.get("extra") or {}).get("model")
+    if model_info is None:
+        print(f"tensor export: {len(tensors or m['tensors'])} tensors decode with lowbit.export.load_values")
+        return 0
+    model = load_exported(args.dir)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"model rebuilt: recipe {model_info['recipe']['name']}, {n} parameters, eval mode")
+    if args.save:
+        import torch
+        from pathlib import Path
+        import os
+        import tempfile
+        out = Path(args.save)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+        os.close(fd)
+        torch.save({"model": model.state_dict(), "export": model_info}, tmp)
+        os.replace(tmp, out)
+        print(f"state_dict of the rebuilt model saved to {out}")
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("import", help="verify an export directory and rebuild its model")
+    p.add_argument("dir", help="a directory written by `lowbit export` or lowbit.export")
+    p.add_argument("--save", default=None, help="also save the rebuilt model's state_dict (torch) here")
+    p.set_defaults(func=run)

@@ -1,0 +1,73 @@
+"""`lowbit export` / `lowbit import` on `lowbit train`-style checkpoints: the export rebuilds a model whose
+outputs equal the checkpoint's quantized model bit for bit; bad input gives one clear error line and
+exit code 2 (existing target without --force, no run config, no quantized layers, damaged files)."""
+import pytest
+import torch
+import yaml
+
+pytest.importorskip("lowbit.train")
+
+from lowbit.cli import main  # noqa: E402
+from lowbit.export import load_exported  # noqa: E402
+from lowbit.nn import quantize_model  # noqa: E402
+from lowbit.train import build_model, load_config, load_data  # noqa: E402
+
+CONFIG = {"data": {"name": "blobs"}, "model": {"kind": "mlp", "hidden": [13]}, "recipes": ["mxfp4", "fp32"]}
+
+
+def _checkpoint(tmp_path, recipe="mxfp4", with_config=True):
+    cfg = load_config(CONFIG)
+    data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed)
+    model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, 5)
+    quantize_model(model, recipe, seed=5)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(2)))
+    ck = {"model": model.state_dict(), "recipe": recipe, "seed": 5}
+    if with_config:
+        ck["config"] = CONFIG
+    path = tmp_path / f"{recipe}.pt"
+    torch.save(ck, path)
+    model.eval()
+    with torch.no_grad():
+        return path, model(data.x_test[:32]), data.x_test[:32]
+
+
+def test_export_then_import_rebuilds_the_model_exactly(tmp_path, capsys):
+    ck, want, x = _checkpoint(tmp_path)
+    out = tmp_path / "exp"
+    assert main(["export", str(ck), "--format", "safetensors", "--to", str(out)]) == 0
+    assert "exported 2 quantized weight tensors (safetensors)" in capsys.readouterr().out
+    assert main(["import", str(out), "--save", str(tmp_path / "rebuilt.pt")]) == 0
+    said = capsys.readouterr().out
+    assert "files verified" in said and "model rebuilt: recipe mxfp4" in said
+    with torch.no_grad():
+        got = load_exported(out)(x)
+    assert torch.equal(got.view(torch.int32), want.view(torch.int32))
+    assert (tmp_path / "rebuilt.pt").is_file()
+    # an existing target is refused unless --force
+    assert main(["export", str(ck), "--to", str(out)]) == 2
+    assert "already exists; pass force=True (--force)" in capsys.readouterr().err
+    assert main(["export", str(ck), "--to", str(out), "--force", "--format", "onnx"]) == 0
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    ck, _, _ = _checkpoint(tmp_path, with_config=False)
+    assert main(["export", str(ck), "--to", str(tmp_path / "a")]) == 2
+    assert "carries no run config; pass --config" in capsys.readouterr().err
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump(CONFIG))
+    assert main(["export", str(ck), "--to", str(tmp_path / "a"), "--config", str(cfg)]) == 0
+    capsys.readouterr()
+    fp32, _, _ = _checkpoint(tmp_path, recipe="fp32")
+    assert main(["export", str(fp32), "--to", str(tmp_path / "b")]) == 2
+    assert "has no quantized layers" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+    assert main(["export", str(tmp_path / "missing.pt"), "--to", str(tmp_path / "c")]) == 2
+    assert main(["export", str(ck), "--to", str(tmp_path / "c"), "--format", "tflite"]) == 2
+    assert "--format 'tflite'; allowed: packed, safetensors, onnx" in capsys.readouterr().err
+    codes = sorted((tmp_path / "a" / "tensors").glob("*.codes.bin"))[0]
+    codes.write_bytes(codes.read_bytes()[:-1])
+    assert main(["import", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert codes.name in err and "bytes expected" in err and err.count("\n") == 1
