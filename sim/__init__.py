@@ -3,7 +3,7 @@
 Public API
 - Workloads (sim/workload.py, sim/training.py): `Gemm`, `Elementwise`, `Transfer`, `Workload` (YAML
   load/save), `Layer`, `linear`, `conv`, `matmul`, `conv_output_size`, `StepFormats`, `training_step`,
-  `update_work`, `OPTIMIZER_OPS`, `format_bits`.
+  `update_work`, `OPTIMIZER_OPS`, `format_bits`; `trace_layers(model, example_input)` (sim/trace.py).
 - Architectures (sim/arch.py): `Arch`, `Buffer`, `Datapath`, `load_arch(name | path | Arch)`,
   `list_arch_presets()` (configs/arch/).
 - Cycle model (sim/systolic.py, sim/_kernel.py): `systolic_gemm(m, n, k, rows, cols, dataflow, ...)`
@@ -14,6 +14,7 @@ Public API
 """
 from .workload import (ELEMENTWISE_OPS, LEVELS, PHASES, TENSOR_CLASSES, Elementwise, Gemm, Transfer, Workload,
                        format_bits)
+from .trace import trace_layers
 from .arch import Arch, Buffer, Datapath, list_arch_presets, load_arch
 from .systolic import GemmResult, systolic_gemm
 from .energy import Cost, EnergyTable, list_energy_tables, load_energy_table
@@ -23,6 +24,6 @@ from .training import (OPTIMIZER_OPS, Layer, StepFormats, conv, conv_output_size
 
 __all__ = ["Gemm", "Elementwise", "Transfer", "Workload", "PHASES", "ELEMENTWISE_OPS", "TENSOR_CLASSES", "LEVELS",
            "format_bits", "Layer", "linear", "conv", "matmul", "conv_output_size", "StepFormats", "training_step",
-           "update_work", "OPTIMIZER_OPS", "Arch", "Buffer", "Datapath", "load_arch", "list_arch_presets",
+           "update_work", "OPTIMIZER_OPS", "trace_layers", "Arch", "Buffer", "Datapath", "load_arch", "list_arch_presets",
            "systolic_gemm", "GemmResult", "Cost", "EnergyTable", "list_energy_tables", "load_energy_table",
            "COMPONENTS", "SimReport", "energy_per_update", "simulate"]

@@ -153,3 +153,20 @@ def test_kahan_replaces_exactly_one_fma_per_weight():
     ops = lambda w: {e.op: e.count for e in w.elementwise}   # noqa: E731
     assert ops(plain) == {"fma": 24}
     assert ops(comp) == {"fma": 12, "mul": 12, "kahan_add": 12}
+
+
+def test_trace_layers_of_a_torch_model_matches_torch_flops():
+    # Invariant: the traced step holds exactly the MACs torch counts for forward + backward (groups=1 convs,
+    # 'same' padding, a linear on 3-d input) and the traced convs equal the hand-lowered ones.
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 16, 4, stride=2, padding="valid"),
+        torch.nn.Conv2d(16, 16, 3, padding="same"), torch.nn.Flatten(2), torch.nn.Linear(49, 5))
+    x = torch.randn(2, 3, 16, 16, requires_grad=True)
+    flops = _torch_flops(model, x)
+    layers = sim.trace_layers(model, x.detach())
+    assert [L.name for L in layers] == ["0", "2", "3", "5"]
+    assert layers[0] == sim.conv("0", 2, 3, 8, (16, 16), 3, padding=1)
+    assert layers[3] == sim.linear("5", 2 * 16, 49, 5)
+    assert 2 * sim.training_step(layers).macs == sum(flops.values())
+    with pytest.raises(ValueError, match="no nn.Linear or nn.Conv"):
+        sim.trace_layers(torch.nn.ReLU(), x)
