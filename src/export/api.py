@@ -13,6 +13,7 @@ from lowbit.numerics import get_format
 
 from .codec import EncodedTensor, decode_tensor, encode_tensor
 from .packed import read_packed, write_packed
+from .memh import read_memh, write_memh
 from .onnx_target import write_onnx
 from .safetensors_target import read_safetensors, write_safetensors
 from .store import read_manifest, write_directory
@@ -30,6 +31,7 @@ def register_target(name: str, write, read=None) -> None:
 register_target("packed", lambda folder, encs, opts: write_packed(folder, encs, opts.get("packing", {})),
                 read_packed)
 register_target("safetensors", write_safetensors, read_safetensors)
+register_target("memh", write_memh, read_memh)
 register_target("onnx", write_onnx)
 
 

@@ -57,28 +57,35 @@ def _cases():
                 yield name, shape, axis
 
 
-@pytest.fixture(scope="module", params=["packed", "safetensors"])
-def exported(tmp_path_factory, request):
-    """One export directory holding every (format, shape, axis) case."""
-    tensors, inputs = {}, {}
+@pytest.fixture(scope="module")
+def cases():
+    """Every (format, shape, axis) case: its encoding and its reference values (the format's quantize)."""
+    tensors, expect = {}, {}
     for i, (name, shape, axis) in enumerate(_cases()):
         fmt = get_format(name)
         x = _data(fmt, shape, i)
         key = f"{name}/{'x'.join(map(str, shape)) or 'scalar'}/axis{axis}"
         tensors[key] = encode_tensor(x, fmt, axis=axis)
-        inputs[key] = (x, fmt, axis)
+        expect[key] = _quantize(fmt, x, axis)
+    return tensors, expect
+
+
+@pytest.fixture(scope="module", params=["packed", "safetensors", "memh"])
+def exported(tmp_path_factory, request, cases):
+    """One export directory per target holding every case, loaded back."""
+    tensors, _ = cases
     folder = export_tensors(tensors, tmp_path_factory.mktemp("rt") / "all", target=request.param)
-    return tensors, inputs, folder
+    return folder, load_tensors(folder)
 
 
-def test_every_registered_format_is_covered(exported):
-    tensors, _, _ = exported
+def test_every_registered_format_is_covered(cases):
+    tensors, _ = cases
     assert {k.split("/")[0] for k in tensors} == set(list_formats())
 
 
-def test_loaded_codes_equal_encoded_codes(exported):
-    tensors, _, folder = exported
-    loaded = load_tensors(folder)
+def test_loaded_codes_equal_encoded_codes(cases, exported):
+    tensors, _ = cases
+    _, loaded = exported
     assert list(loaded) == list(tensors)
     for key, enc in tensors.items():
         got = loaded[key]
@@ -89,11 +96,19 @@ def test_loaded_codes_equal_encoded_codes(exported):
         assert got.tensor_scale == enc.tensor_scale, key
 
 
-def test_loaded_values_equal_quantize_bit_for_bit(exported):
-    _, inputs, folder = exported
-    values = load_values(folder)
-    for key, (x, fmt, axis) in inputs.items():
-        assert same_values(values[key], _quantize(fmt, x, axis)), key
+def test_loaded_values_equal_quantize_bit_for_bit(cases, exported):
+    _, expect = cases
+    _, loaded = exported
+    for key, want in expect.items():
+        assert same_values(decode_tensor(loaded[key]), want), key
+
+
+def test_load_values_decodes_the_directory(tmp_path):
+    x = np.linspace(-3, 3, 11, dtype=np.float32)
+    folder = export_tensors({"a": (x, "fp8_e5m2"), "b": (x.reshape(1, 11), "mxint8")}, tmp_path / "v")
+    vals = load_values(folder)
+    assert same_values(vals["a"], np.asarray(get_format("fp8_e5m2").quantize(x)))
+    assert same_values(vals["b"], np.asarray(get_format("mxint8").quantize(x.reshape(1, 11))))
 
 
 def test_format_spec_rebuilds_every_registered_format():

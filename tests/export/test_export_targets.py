@@ -71,3 +71,39 @@ def test_safetensors_metadata_must_agree_with_manifest(tmp_path):
 def test_unknown_target_names_the_allowed_ones(tmp_path):
     with pytest.raises(ValueError, match="unknown export target 'tflite'; allowed: packed, safetensors"):
         export_tensors({"a": (np.ones(2, np.float32), "int8")}, tmp_path / "x", target="tflite")
+
+
+def test_memh_one_code_per_line_and_packed_words(tmp_path):
+    x = np.linspace(-6, 6, 9, dtype=np.float32)
+    fmt = get_format("fp4_e2m1fn")
+    codes = fmt.encode(x)
+    one = export_tensors({"w": (x, fmt)}, tmp_path / "one", target="memh")
+    lines = (one / "mem/0000_w.codes.memh").read_text().split()
+    assert [int(v, 16) for v in lines] == codes.tolist() and all(len(v) == 1 for v in lines)
+    packed = export_tensors({"w": (x, fmt)}, tmp_path / "w32", target="memh", word_bits=32)
+    words = [int(v, 16) for v in (packed / "mem/0000_w.codes.memh").read_text().split()]
+    assert len(words) == 2  # 9 codes of 4 bits in 32-bit words: code 8j+k in bits [4k+3:4k] of word j
+    for i, c in enumerate(codes.tolist()):
+        assert (words[i // 8] >> (4 * (i % 8))) & 0xF == c
+    binary = export_tensors({"w": (x, fmt)}, tmp_path / "b", target="memh", radix="bin")
+    assert (binary / "mem/0000_w.codes.memb").read_text().split()[0] == format(int(codes[0]), "04b")
+    for folder in (one, packed, binary):
+        assert np.array_equal(load_tensors(folder)["w"].codes, codes)
+
+
+def test_memh_scales_trits_and_damage(tmp_path):
+    x = np.random.default_rng(4).standard_normal((2, 40)).astype(np.float32)
+    folder = export_tensors({"m": (x, "mxfp8_e4m3"), "t": (x, "ternary_row")}, tmp_path / "s", target="memh",
+                            packing={"t": "trits"})
+    mx = encode_tensor(x, get_format("mxfp8_e4m3"))
+    scales = [int(v, 16) for v in (folder / "mem/0000_m.scales.memh").read_text().split()]
+    assert scales == mx.scales.reshape(-1).tolist()
+    tern = (folder / "mem/0001_t.codes.memh").read_text().split()
+    assert len(tern) == 16 and max(int(v, 16) for v in tern) < 243  # 80 trits, 5 per 8-bit word
+    assert np.array_equal(load_tensors(folder)["t"].codes, encode_tensor(x, get_format("ternary_row")).codes)
+    with pytest.raises(ValueError, match="radix='oct'; allowed: hex, bin"):
+        export_tensors({"m": (x, "int8")}, tmp_path / "r", target="memh", radix="oct")
+    f = folder / "mem/0000_m.codes.memh"
+    f.write_text(f.read_text().replace("\n", "\n", 1)[:-3])
+    with pytest.raises(ValueError, match="0000_m.codes.memh: .* bytes expected"):
+        load_tensors(folder)
