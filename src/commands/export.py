@@ -1,5 +1,5 @@
 """`lowbit export CHECKPOINT --format TARGET --to DIR [--force]`: the quantized weights of a `lowbit train`
-checkpoint as packed codes, safetensors or ONNX, with a checksummed manifest (docs/export.md)."""
+checkpoint as packed codes, safetensors, memory images or ONNX, with a checksummed manifest (docs/export.md)."""
 from __future__ import annotations
 
 
@@ -12,6 +12,8 @@ def run(args) -> int:
     opts = {}
     if args.format == "onnx":
         opts = {"opset": args.opset, "ops": args.ops}
+    if args.format == "memh":
+        opts = {"word_bits": args.word_bits, "radix": args.radix}
     if args.packing:
         opts["packing"] = args.packing
     folder = export_model(model, args.to, target=args.format, force=args.force, builder=builder, **opts)
@@ -27,7 +29,7 @@ def run(args) -> int:
 def register(sub):
     p = sub.add_parser("export", help="export a checkpoint's quantized weights (codes + scales + manifest)")
     p.add_argument("checkpoint", help="a checkpoint written by `lowbit train`")
-    p.add_argument("--format", default="packed", help="target: packed (default), safetensors, onnx")
+    p.add_argument("--format", default="packed", help="target: packed (default), safetensors, memh, onnx")
     p.add_argument("--to", required=True, help="the export directory (written atomically)")
     p.add_argument("--force", action="store_true", help="replace an existing export directory")
     p.add_argument("--config", default=None, help="the run config the checkpoint was trained with "
@@ -37,4 +39,7 @@ def register(sub):
     p.add_argument("--opset", type=int, default=None, help="onnx: the opset (default: the lowest that fits)")
     p.add_argument("--ops", choices=["qdq", "qonnx"], default="qdq",
                    help="onnx: DequantizeLinear where possible (qdq) or QONNX Quant/FloatQuant everywhere")
+    p.add_argument("--word-bits", type=int, default=None, dest="word_bits",
+                   help="memh: bits per memory word (default: one code per word)")
+    p.add_argument("--radix", choices=["hex", "bin"], default="hex", help="memh: $readmemh or $readmemb files")
     p.set_defaults(func=run)

@@ -65,7 +65,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     assert not (tmp_path / "b").exists()
     assert main(["export", str(tmp_path / "missing.pt"), "--to", str(tmp_path / "c")]) == 2
     assert main(["export", str(ck), "--to", str(tmp_path / "c"), "--format", "tflite"]) == 2
-    assert "--format 'tflite'; allowed: packed, safetensors, onnx" in capsys.readouterr().err
+    assert "--format 'tflite'; allowed: packed, safetensors, memh, onnx" in capsys.readouterr().err
     codes = sorted((tmp_path / "a" / "tensors").glob("*.codes.bin"))[0]
     codes.write_bytes(codes.read_bytes()[:-1])
     assert main(["import", str(tmp_path / "a")]) == 2
