@@ -1,0 +1,180 @@
+"""Exactly rounded arithmetic on format codes: the golden models of lowbit's RTL units (hw/rtl).
+
+Each operation computes the exact real result and rounds it ONCE with the format's own rounding
+(`Format.encode`, so every mode incl. stochastic rounding with caller-given `random_bits`, e.g. an LFSR
+stream from `lowbit.numerics.lfsr`), as IEEE 754-2019 section 4.3 requires of a correctly rounded op.
+
+- `mul`: the float64 product of two values of <= 26 significand bits is exact (and in range), so
+  rounding it once is exact.
+- `add`: float64 `a + b` is NOT exact when the exponents are far apart, and stochastic or directed
+  rounding looks at the exact dropped bits (a tiny negative addend turns "round up never" into "round
+  up almost always"). The exact sum is carried as its round-to-odd value at 53 bits, found with
+  TwoSum (Knuth, TAOCP vol. 2, 4.2.2): s = RN(a + b) and err = a + b - s exactly; of s and its float64
+  neighbour towards err, the odd one. Round-to-odd at p + 2 or more bits followed by a rounding to p
+  bits equals a direct rounding (Boldo & Melquiond, "Emulation of FMA and correctly rounded sums:
+  proved algorithms using rounding to odd", IEEE TC 2008); it keeps the exact value's floor and its
+  inexactness at every coarser position, so ties, directed modes and the top `rbits` bits of the
+  dropped fraction (stochastic rounding, rbits <= 53 - p - 2) come out as for the exact sum.
+- `round_exact`: an exact integer n times 2^e (Python ints) rounded once, through the same round-to-odd
+  value (used for the MX dot product, whose exact sum can need ~70 bits).
+- Zero signs follow IEEE 754-2019 section 6.3 (x + (-x) = +0, or -0 when rounding toward -inf); NaN
+  results are the format's canonical positive NaN code (the RTL's convention).
+- `mx_dot`: OCP MX v1.0 section 6 dot product of two blocks with E8M0 scales, rounded once to fp32.
+- `ternary_dot`, `trit_plane_dot`: exact integer dot products of trit codes (ternary.py) with int8 x.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .floatfmt import FloatFormat
+from .format import DEFAULT_RBITS
+from .registry import get_format
+from .rounding import Rounding, parse_rounding
+
+__all__ = ["mul", "add", "round_exact", "exact_sum_odd", "mx_dot", "ternary_dot", "trit_plane_dot"]
+
+
+def _float_format(fmt) -> FloatFormat:
+    f = get_format(fmt)
+    if not isinstance(f, FloatFormat):
+        raise ValueError(f"format {getattr(f, 'name', f)!r} is not a float format; arith.mul/add take "
+                         "FloatFormat values (bf16, fp8_e4m3fn, fp8_e5m2, fp4_e2m1fn, ...)")
+    if f.mbits > 25:
+        raise ValueError(f"{f.name}: mbits={f.mbits}; exact float64 products need mbits <= 25")
+    return f
+
+
+def _canonical_nan(codes: np.ndarray, values: np.ndarray, f: FloatFormat) -> np.ndarray:
+    if f.nan_code is None:
+        return codes
+    return np.where(np.isnan(values), f.nan_code, codes)
+
+
+def _encode(f, v, rounding, overflow, rbits, random_bits, generator, offset):
+    codes = f.encode(v, rounding=rounding, overflow=overflow, generator=generator, rbits=rbits,
+                     random_bits=random_bits, offset=offset)
+    return _canonical_nan(np.asarray(codes, dtype=np.int64), np.asarray(v), f)
+
+
+def _decode(f, codes) -> np.ndarray:
+    return np.asarray(f.decode(np.asarray(codes, dtype=np.int64)), dtype=np.float64)
+
+
+def mul(a, b, fmt, rounding="nearest_even", overflow=None, rbits: int = DEFAULT_RBITS, random_bits=None,
+        generator=None, offset: int = 0) -> np.ndarray:
+    """Codes of round(a * b) for codes a, b of float format `fmt` (int64 array of a's shape)."""
+    f = _float_format(fmt)
+    x, y = _decode(f, a), _decode(f, b)
+    with np.errstate(invalid="ignore"):
+        p = x * y  # exact: <= 52 significand bits, exponents far inside float64's range
+    return _encode(f, p, rounding, overflow, rbits, random_bits, generator, offset)
+
+
+def exact_sum_odd(x, y) -> np.ndarray:
+    """float64 arrays -> the exact x + y rounded to odd at 53 bits (x + y itself where it is exact)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = x + y
+        bp = s - x
+        err = (x - (s - bp)) + (y - bp)
+    inexact = np.isfinite(s) & (err != 0)
+    toward = np.nextafter(s, np.where(err > 0, np.inf, -np.inf))
+    s_odd = (s.view(np.int64) & 1) == 1
+    return np.where(inexact, np.where(s_odd, s, toward), s)
+
+
+def add(a, b, fmt, rounding="nearest_even", overflow=None, rbits: int = DEFAULT_RBITS, random_bits=None,
+        generator=None, offset: int = 0) -> np.ndarray:
+    """Codes of round(a + b) for codes a, b of float format `fmt`, rounded once from the exact sum."""
+    f = _float_format(fmt)
+    x, y = _decode(f, a), _decode(f, b)
+    v = exact_sum_odd(x, y)
+    # IEEE 754-2019 6.3: an exact zero sum of operands of opposite signs is +0, -0 toward -inf.
+    if parse_rounding(rounding) is Rounding.DOWN:
+        v = np.where((v == 0) & (np.signbit(x) != np.signbit(y)), -0.0, v)
+    return _encode(f, v, rounding, overflow, rbits, random_bits, generator, offset)
+
+
+def _odd_float(n: int, e: int) -> float:
+    """n * 2^e (Python ints) rounded to odd at 53 bits, as a float64."""
+    q = abs(n)
+    bl = q.bit_length()
+    if bl > 53:
+        sh = bl - 53
+        t = q >> sh
+        if q & ((1 << sh) - 1):
+            t |= 1
+        q, e = t, e + sh
+    v = math.ldexp(float(q), e)
+    if math.isinf(v) or (q and v == 0):
+        raise ValueError(f"exact value n * 2^{e} is outside float64's range; round_exact covers formats "
+                         "inside it")
+    return -v if n < 0 else v
+
+
+def round_exact(n, e, fmt, rounding="nearest_even", overflow=None, rbits: int = DEFAULT_RBITS,
+                random_bits=None, generator=None) -> np.ndarray:
+    """Codes of round(n * 2^e) in float format `fmt`, for exact integers n (any size) and exponents e."""
+    f = _float_format(fmt)
+    n_arr = np.asarray(n, dtype=object).reshape(-1)
+    e_arr = np.broadcast_to(np.asarray(e, dtype=object), np.asarray(n, dtype=object).shape).reshape(-1)
+    v = np.array([_odd_float(int(ni), int(ei)) for ni, ei in zip(n_arr, e_arr)], dtype=np.float64)
+    codes = _encode(f, v, rounding, overflow, rbits, random_bits, generator, 0)
+    return codes.reshape(np.asarray(n, dtype=object).shape)
+
+
+def mx_dot(a_codes, a_scale, b_codes, b_scale, fmt="mxfp8_e4m3", out="fp32") -> np.ndarray:
+    """OCP MX v1.0 dot product of blocks: sum_i (Xa * a_i) * (Xb * b_i), the exact value rounded once to
+    `out` (round to nearest even, IEEE overflow). a_codes, b_codes: (..., block) element codes;
+    a_scale, b_scale: (...) E8M0 scale codes. NaN element or scale, Inf * 0 or Inf - Inf -> NaN; an Inf
+    product otherwise -> that Inf. An exactly zero sum is +0. Returns `out` codes of shape (...)."""
+    sf = get_format(fmt)
+    elem, sfmt = getattr(sf, "element", None), getattr(sf, "scale_format", None)
+    if not isinstance(elem, FloatFormat) or sfmt is None or getattr(sfmt, "mbits", None) != 0:
+        raise ValueError(f"mx_dot needs an MX format (float elements, e8m0 scales), got {fmt!r}")
+    of = _float_format(out)
+    a, b = np.asarray(a_codes, dtype=np.int64), np.asarray(b_codes, dtype=np.int64)
+    if a.shape != b.shape or a.shape[-1] != sf.block:
+        raise ValueError(f"a_codes and b_codes must both have shape (..., {sf.block}); got {a.shape}, {b.shape}")
+    sa, sb = np.asarray(a_scale, dtype=np.int64), np.asarray(b_scale, dtype=np.int64)
+    if sa.shape != a.shape[:-1] or sb.shape != a.shape[:-1]:
+        raise ValueError(f"scales must have shape {a.shape[:-1]}; got {sa.shape}, {sb.shape}")
+    va, vb = _decode(elem, a), _decode(elem, b)
+    with np.errstate(invalid="ignore"):
+        p = va * vb  # exact in float64 (<= 8 significand bits, |exponent| < 70)
+    unit = 2 * (elem.emin - elem.mbits)  # every finite product is an integer multiple of 2^unit
+    flat_p = p.reshape(-1, sf.block)
+    scale_nan = (np.isnan(_decode(sfmt, sa)) | np.isnan(_decode(sfmt, sb))).reshape(-1)
+    e = ((sa - sfmt.bias) + (sb - sfmt.bias)).reshape(-1) + unit
+    n_list, nan, inf = [], np.zeros(len(flat_p), bool), np.zeros(len(flat_p))
+    for i, row in enumerate(flat_p):
+        pos_inf, neg_inf = bool(np.any(row == np.inf)), bool(np.any(row == -np.inf))
+        nan[i] = bool(np.any(np.isnan(row))) or scale_nan[i] or (pos_inf and neg_inf)
+        inf[i] = 1.0 if pos_inf else (-1.0 if neg_inf else 0.0)
+        n_list.append(0 if (nan[i] or inf[i]) else sum(int(math.ldexp(v, -unit)) for v in row))
+    codes = round_exact(np.array(n_list, dtype=object), np.array(e, dtype=object), of, overflow="ieee")
+    inf_code = of.encode(np.array([np.inf, -np.inf]))
+    codes = np.where(inf > 0, inf_code[0], np.where(inf < 0, inf_code[1], codes))
+    codes = np.where(nan, of.nan_code, codes)
+    return codes.reshape(a.shape[:-1]).astype(np.int64)
+
+
+def _trits(codes) -> np.ndarray:
+    from .ternary import TRIT
+    return np.asarray(TRIT.decode(np.asarray(codes, dtype=np.int64)), dtype=np.float64).astype(np.int64)
+
+
+def ternary_dot(trit_codes, x) -> np.ndarray:
+    """sum_i t_i * x_i along the last axis (exact int64) for 2-bit trit codes (0b00 0, 0b01 +1, 0b11 -1)
+    and signed integers x: the add/subtract/skip MAC with no multiplier."""
+    t, xv = _trits(trit_codes), np.asarray(x, dtype=np.int64)
+    return np.sum(t * xv, axis=-1)
+
+
+def trit_plane_dot(plane_codes, scales, x) -> np.ndarray:
+    """PTQTP inference (ternary.py `fit_trit_planes`): sum_p scales[..., p] * (T_p . x) with integer
+    (fixed-point code) scales. plane_codes: (..., P, N) trit codes; scales: (..., P) ints; x: (..., N)."""
+    planes = ternary_dot(plane_codes, np.asarray(x, dtype=np.int64)[..., None, :])
+    return np.sum(np.asarray(scales, dtype=np.int64) * planes, axis=-1)
