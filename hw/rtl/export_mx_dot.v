@@ -33,6 +33,7 @@ module export_mx_dot #(
     localparam EW = EBITS + 4;
     localparam KP = ((K + BLOCK - 1) / BLOCK) * BLOCK;
     localparam NB = KP / BLOCK;
+    localparam AWW = $clog2(N * KP + 1), AWS = $clog2(N * NB + 1), AKA = $clog2(KP + 1), AKS = $clog2(NB + 1);
 
     reg [B-1:0] mem_w [0:N*KP-1];
     reg [7:0] mem_ws [0:N*NB-1];
@@ -47,10 +48,11 @@ module export_mx_dot #(
 
     reg busy;
     reg [15:0] k, row;
-    wire [B-1:0] wc = mem_w[row * KP + k];
-    wire [B-1:0] ac = mem_a[k];
-    wire [7:0] wsc = mem_ws[row * NB + k / BLOCK];
-    wire [7:0] asc = mem_as[k / BLOCK];
+    wire [31:0] iw = row * KP + k, iws = row * NB + k / BLOCK, ia = {16'd0, k}, ias = k / BLOCK;
+    wire [B-1:0] wc = mem_w[iw[AWW-1:0]];
+    wire [B-1:0] ac = mem_a[ia[AKA-1:0]];
+    wire [7:0] wsc = mem_ws[iws[AWS-1:0]];
+    wire [7:0] asc = mem_as[ias[AKS-1:0]];
 
     wire w_s, a_s, w_nan, a_nan, w_inf, a_inf, w_zero, a_zero;
     wire [MBITS:0] w_sig, a_sig;

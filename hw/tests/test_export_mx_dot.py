@@ -2,13 +2,13 @@
 `export_model(..., target="memh")`, its input with `export_tensors(..., target="memh")`, and the RTL unit
 hw/rtl/export_mx_dot.v (built on the hw unit lb_fp_unpack) reads those very $readmemh files and
 computes every output exactly; each equals the torch model's output bit for bit (the fp32 value times
-2^FRAC is the RTL's fixed-point integer). Runs with Icarus (skips, saying so, when it is not installed).
+2^FRAC is the RTL's fixed-point integer). Runs on Icarus and Verilator through lowbit.verify (the `sim`
+fixture of conftest.py skips, saying so, a simulator that is not installed).
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -47,27 +47,15 @@ def _expected_and_images(folder: Path):
     return fixed, files
 
 
-def test_export_memh_image_drives_rtl_to_torch_outputs(tmp_path):
-    if shutil.which("iverilog") is None:
-        pytest.skip("no HDL simulator: Icarus Verilog (iverilog) is not installed (scripts/install_sims.sh)")
-    if not (RTL / "lb_fp_unpack.v").is_file():
-        pytest.skip("hw unit hw/rtl/lb_fp_unpack.v is not present")
-    from cocotb_tools.runner import get_runner
+def test_export_memh_image_drives_rtl_to_torch_outputs(tmp_path, sim):
+    from lowbit.verify import build, run_cocotb
     fixed, files = _expected_and_images(tmp_path)
     expect = tmp_path / "expect.json"
     expect.write_text(json.dumps({"fixed": fixed, "acc_w": ACC_W}))
     params = {"EBITS": 2, "MBITS": 1, "BIAS": 1, "POLICY": 2, "K": K, "N": N, "BLOCK": 32, "FRAC": FRAC,
               "ACC_W": ACC_W, **{k: f'"{v}"' for k, v in files.items()}}
-    runner = get_runner("icarus")
-    build = tmp_path / "build"
-    runner.build(sources=[RTL / "lb_fp_unpack.v", RTL / "export_mx_dot.v"], hdl_toplevel="export_mx_dot",
-                 parameters=params, build_dir=build, always=True)
-    results = runner.test(hdl_toplevel="export_mx_dot", test_module="test_export_mx_dot",
-                          test_dir=Path(__file__).parent, build_dir=build,
-                          extra_env={"EXPORT_EXPECT": str(expect)}, results_xml=str(build / "results.xml"))
-    from cocotb_tools.runner import get_results
-    tests, fails = get_results(results)
-    assert tests == 1 and fails == 0
+    b = build(sim, [RTL / "lb_fp_unpack.v", RTL / "export_mx_dot.v"], top="export_mx_dot", parameters=params)
+    run_cocotb(b, "test_export_mx_dot", extra_env={"EXPORT_EXPECT": str(expect)}, module_dir=Path(__file__).parent)
 
 
 try:
