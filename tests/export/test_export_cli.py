@@ -71,3 +71,22 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     assert main(["import", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
     assert codes.name in err and "bytes expected" in err and err.count("\n") == 1
+
+
+def test_a_real_lowbit_train_checkpoint_exports_exactly(tmp_path, capsys):
+    from lowbit.export.checkpoint import model_from_checkpoint
+    from lowbit.train import train_run
+    cfg_dict = dict(CONFIG, model={"kind": "cnn", "channels": 2}, epochs=1, batch_size=64, checkpoint_every=1)
+    cfg_file = tmp_path / "run.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg_dict))
+    cfg = load_config(str(cfg_file))
+    ck = tmp_path / "ck.pt"
+    train_run(cfg, cfg.recipes[0], 0, ckpt_path=ck, max_steps=2)
+    assert main(["export", str(ck), "--config", str(cfg_file), "--to", str(tmp_path / "e")]) == 0
+    capsys.readouterr()
+    model, _ = model_from_checkpoint(ck, str(cfg_file))
+    model.eval()
+    x = load_data("blobs").x_test[:40]
+    with torch.no_grad():
+        want, got = model(x), load_exported(tmp_path / "e")(x)
+    assert torch.equal(got.view(torch.int32), want.view(torch.int32))
