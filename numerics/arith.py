@@ -21,6 +21,8 @@ stream from `lowbit.numerics.lfsr`), as IEEE 754-2019 section 4.3 requires of a 
   results are the format's canonical positive NaN code (the RTL's convention).
 - `mx_dot`: OCP MX v1.0 section 6 dot product of two blocks with E8M0 scales, rounded once to fp32.
 - `ternary_dot`, `trit_plane_dot`: exact integer dot products of trit codes (ternary.py) with int8 x.
+- `int_matmul`: the exact integer product of two matrices, wrapped into an accumulator of `acc_bits`
+  (the systolic PE's two's-complement register), as unsigned codes.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from .format import DEFAULT_RBITS
 from .registry import get_format
 from .rounding import Rounding, parse_rounding
 
-__all__ = ["mul", "add", "round_exact", "exact_sum_odd", "mx_dot", "ternary_dot", "trit_plane_dot"]
+__all__ = ["mul", "add", "round_exact", "exact_sum_odd", "mx_dot", "ternary_dot", "trit_plane_dot", "int_matmul"]
 
 
 def _float_format(fmt) -> FloatFormat:
@@ -178,3 +180,16 @@ def trit_plane_dot(plane_codes, scales, x) -> np.ndarray:
     (fixed-point code) scales. plane_codes: (..., P, N) trit codes; scales: (..., P) ints; x: (..., N)."""
     planes = ternary_dot(plane_codes, np.asarray(x, dtype=np.int64)[..., None, :])
     return np.sum(np.asarray(scales, dtype=np.int64) * planes, axis=-1)
+
+
+def int_matmul(a, b, acc_bits: int = 32) -> np.ndarray:
+    """A @ B for integer matrices, computed exactly (Python ints) and wrapped modulo 2^acc_bits: the codes
+    (in [0, 2^acc_bits)) of an acc_bits two's-complement accumulator."""
+    if isinstance(acc_bits, bool) or not isinstance(acc_bits, int) or not 1 <= acc_bits <= 62:
+        raise ValueError(f"acc_bits must be an integer in 1..62, got {acc_bits!r}")
+    A, B = np.asarray(a), np.asarray(b)
+    if A.dtype.kind not in "iu" or B.dtype.kind not in "iu" or A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
+        raise ValueError(f"int_matmul needs integer matrices (m, k) and (k, n); got {A.dtype} {A.shape}, "
+                         f"{B.dtype} {B.shape}")
+    exact = A.astype(object) @ B.astype(object)
+    return np.vectorize(lambda v: int(v) & ((1 << acc_bits) - 1), otypes=[np.int64])(exact)

