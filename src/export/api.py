@@ -101,6 +101,15 @@ def load_tensors(folder) -> dict:
         raise ValueError(f"{folder}: target {target!r} cannot be loaded back; loadable targets: {', '.join(readable)}")
     if not isinstance(manifest.get("tensors"), dict):
         raise ValueError(f"{folder}/manifest.json: 'tensors' must map tensor names to entries")
+    listed = set(manifest["files"])
+    for name, entry in manifest["tensors"].items():
+        for part in ("codes", "scales", "tensor_scale"):
+            f = (entry.get(part) or {}).get("file") if isinstance(entry, dict) else None
+            if f is not None and f not in listed:
+                raise ValueError(f"{folder}/manifest.json: tensor {name!r} {part} file {f!r} is not among the "
+                                 "checksummed files")
+    if manifest.get("file") is not None and manifest["file"] not in listed:
+        raise ValueError(f"{folder}/manifest.json: {manifest['file']!r} is not among the checksummed files")
     return TARGETS[target][1](folder, manifest)
 
 

@@ -164,3 +164,13 @@ def test_read_manifest_lists_tensors(good):
     assert m["tensors"]["w"]["layout"] == {"shape": [4, 64], "order": "C", "axis": 1, "padded": 24,
                                            "granularity": "block", "block": 32}
     assert m["tensors"]["w"]["scales"]["format"] == "e8m0fnu"
+
+
+def test_a_forged_manifest_cannot_point_at_unchecked_files(good):
+    (good / "tensors/extra.bin").write_bytes(b"\0" * 5)
+
+    def edit(m):
+        m["tensors"]["b"]["codes"]["file"] = "tensors/extra.bin"
+    _rewrite(good, edit, rehash=True)
+    with pytest.raises(ValueError, match="'tensors/extra.bin' is not among the checksummed files"):
+        load_tensors(good)
