@@ -1,0 +1,27 @@
+"""`lowbit train CONFIG.yaml`: run a config from configs/runs/ (recipes x seeds), with atomic checkpoints
+per run in <out>/checkpoints/ and `--resume` to continue them bit-exactly. NaN/Inf stop a run with a
+message naming the step, layer and tensor; its last good checkpoint is kept (exit code 3)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def run(args) -> int:
+    from lowbit.train import load_config
+    from .run import execute
+    cfg = load_config(args.config)
+    out = Path(args.out) if args.out else Path("runs_out") / (cfg.name or Path(args.config).stem)
+    if args.resume and not (out / "checkpoints").is_dir():
+        raise FileNotFoundError(f"--resume: no checkpoints in {str(out / 'checkpoints')!r} (use the same --out)")
+    return execute(cfg, out, args.jobs, progress=not args.no_progress, ckpt_dir=str(out / "checkpoints"),
+                   resume=args.resume)
+
+
+def register(sub):
+    p = sub.add_parser("train", help="train a run config (configs/runs/*.yaml) with checkpoints and --resume")
+    p.add_argument("config", help="a YAML run config, e.g. configs/runs/bf16_updates.yaml")
+    p.add_argument("--out", help="output folder (default runs_out/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue every run from its checkpoint")
+    p.add_argument("--jobs", type=int, help="parallel processes (default from the config)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)

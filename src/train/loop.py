@@ -1,0 +1,190 @@
+"""One training run (recipe x seed): quantized model, low-precision optimizer, deterministic batches,
+atomic checkpoints with bit-exact resume, and a NaN/Inf guard that names the step, layer and tensor.
+
+Everything random derives from the run seed: the initial weights (torch's initializers under
+`torch.manual_seed(seed)`), the batch order (batch_indices), every stochastic rounding (lowbit.nn seeds
+indexed by each layer's saved call counter; the optimizer's by its saved step). A checkpoint holds the
+model (with those counters), the optimizer state (values on their formats' grids), the step, the
+metrics so far and the RNG states, so `resume=True` continues bit-exactly.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lowbit.nn import NonFiniteError, counting, get_context, quantize_model
+from lowbit.optim import build_optimizer
+
+from .data import batch_indices, load_data
+from .models import build_model
+from .ptq import evaluate_ptq
+
+__all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint"]
+
+
+def lr_at(base: float, schedule: str, step: int, total: int) -> float:
+    if schedule == "constant" or total <= 1:
+        return base
+    frac = step / (total - 1)
+    if schedule == "linear":
+        return base * (1.0 - frac) + base * 0.01 * frac
+    return base * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * frac)))   # cosine to 1% of base
+
+
+def save_checkpoint(path: Path, payload: dict):
+    """Atomic: write a temp file in the same folder, then os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no checkpoint at {str(path)!r} to resume from")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _evaluate(model, x, y):
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+        loss = float(F.cross_entropy(out, y))
+        acc = float((out.argmax(1) == y).float().mean())
+    model.train()
+    return loss, acc
+
+
+def _param_layers(model):
+    return {id(p): name.rpartition(".")[0] or name for name, p in model.named_parameters()}
+
+
+def _energy(workload, datapath):
+    try:
+        from lowbit.sim import energy_per_update
+    except ImportError:
+        return None, "lowbit.sim.energy_per_update is not available yet"
+    try:
+        rep = energy_per_update(workload, datapath)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    return {"pj_per_step": float(rep.pj_per_step), "pj_per_weight_update": float(rep.pj_per_weight_update)}, ""
+
+
+def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: bool = False, rank: int = 0,
+              world: int = 1, wrap=None, max_steps: int | None = None) -> dict:
+    """Train `recipe` under `cfg` with `seed`; returns the run's metrics (and checkpoints to ckpt_path).
+
+    `wrap(model) -> model` lets a caller wrap the quantized model (DDP); `rank`/`world` shard batches.
+    `max_steps` stops early (tests of resume). NaN/Inf raise NonFiniteError after the last good checkpoint."""
+    t0 = time.perf_counter()
+    data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
+                     cfg.data.outlier_scale)
+    model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, seed)
+    quantize_model(model, recipe, seed=seed, rank=rank)
+    ctx = get_context(model)
+    net = wrap(model) if wrap is not None else model
+    opt = build_optimizer(recipe.optimizer, model.parameters(), seed)
+    layer_of = _param_layers(model)
+    if hasattr(opt, "count_formats"):
+        opt.count_formats = {"weight": recipe.weight.format, "activation": recipe.input.format,
+                             "grad_output": recipe.grad_output.format, "grad_weight": recipe.grad_weight.format,
+                             "names": {i: layer_of[id(p)] for i, p in enumerate(model.parameters())}}
+    n = len(data.x_train)
+    spe = math.ceil(n / cfg.batch_size)
+    total = cfg.epochs * spe
+    state = {"step": 0, "loss_curve": [], "eval": [], "running": 0.0, "count": 0, "workload": None}
+    if resume:
+        ck = load_checkpoint(ckpt_path)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        if hasattr(opt, "update_stats"):
+            opt.update_stats = dict(ck["update_stats"])
+        state.update(ck["state"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        np.random.set_state(ck["rng"]["numpy"])
+        random.setstate(ck["rng"]["python"])
+
+    def checkpoint():
+        if ckpt_path is not None and rank == 0:
+            save_checkpoint(ckpt_path, {
+                "model": model.state_dict(), "optimizer": opt.state_dict(), "state": dict(state),
+                "update_stats": dict(getattr(opt, "update_stats", {})), "recipe": recipe.name, "seed": seed,
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}})
+
+    base_lr = recipe.optimizer.lr
+    stop = total if max_steps is None else min(total, max_steps)
+    while state["step"] < stop:
+        step = state["step"]
+        epoch, i = divmod(step, spe)
+        idx = batch_indices(n, cfg.batch_size, seed, epoch, i)
+        idx = idx[rank::world]
+        lr = lr_at(base_lr, cfg.lr_schedule, step, total)
+        if hasattr(opt, "set_lr"):
+            opt.set_lr(lr)
+        else:
+            for g in opt.param_groups:
+                g["lr"] = lr
+        ctx.step = step
+        count = state["workload"] is None
+        with counting(model, name=f"{recipe.name}_step") as c:
+            if not count:
+                ctx.counter = None
+            elif hasattr(opt, "counter"):
+                opt.counter = c
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(net(data.x_train[idx]), data.y_train[idx])
+            if not torch.isfinite(loss):
+                raise NonFiniteError(step, "loss", "loss")
+            loss.backward()
+            opt.step()
+            if hasattr(opt, "counter"):
+                opt.counter = None
+        for p in model.parameters():
+            if not bool(torch.isfinite(p).all()):
+                raise NonFiniteError(step, layer_of[id(p)], "weight (after the optimizer step)")
+        if count:
+            state["workload"] = {"summary": c.summary(), "items": c.workload().to_dict()}
+        state["running"] += float(loss.detach())
+        state["count"] += 1
+        state["step"] = step + 1
+        if state["step"] % cfg.log_every == 0 or state["step"] == total:
+            state["loss_curve"].append((state["step"], state["running"] / state["count"]))
+            state["running"], state["count"] = 0.0, 0
+        end_epoch = state["step"] % spe == 0 or state["step"] == total
+        if end_epoch:
+            tl, ta = _evaluate(net, data.x_test, data.y_test)
+            state["eval"].append((state["step"], tl, ta))
+        if (cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0) or \
+                (not cfg.checkpoint_every and end_epoch):
+            checkpoint()
+    test_loss, acc = _evaluate(net, data.x_test, data.y_test)
+    result = {"recipe": recipe.name, "seed": seed, "steps": state["step"], "final_loss": test_loss,
+              "train_loss": state["loss_curve"][-1][1] if state["loss_curve"] else None, "accuracy": acc,
+              "bits_per_weight": recipe.bits_per_weight, "train_bits_per_weight": recipe.train_bits_per_weight,
+              "updates_lost": opt.lost_fraction() if hasattr(opt, "lost_fraction") else None,
+              "updates_unchanged": opt.unchanged_fraction() if hasattr(opt, "unchanged_fraction") else None,
+              "loss_curve": state["loss_curve"], "eval": state["eval"], "datapath": recipe.datapath,
+              "op_counts": state["workload"]["summary"] if state["workload"] else None,
+              "wall_s": time.perf_counter() - t0}
+    energy, why = (None, "no workload") if not state["workload"] else _energy(
+        _workload_from(state["workload"]["items"]), recipe.datapath)
+    result["energy"] = energy
+    result["energy_note"] = why
+    if cfg.ptq and state["step"] == total:
+        result["ptq"] = evaluate_ptq(model, cfg.ptq, data)
+    result["model_state"] = {k: v.clone() for k, v in model.state_dict().items()} if max_steps is not None else None
+    return result
+
+
+def _workload_from(d):
+    from lowbit.sim import Workload
+    return Workload.from_dict(d)

@@ -1,0 +1,71 @@
+"""Recipe sweeps (recipes x seeds) in parallel worker processes, with a tqdm progress bar.
+
+Each worker runs single-threaded (torch and Numba): on a small machine, one process per core beats
+threads fighting over the same cores. Workers are spawned (not forked) so no torch/OpenMP thread pool
+state is inherited. A run that hits NaN/Inf is recorded with its message instead of stopping the sweep.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+
+__all__ = ["run_sweep", "single_thread"]
+
+
+def single_thread():
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+    torch.set_num_threads(1)
+    try:
+        import numba
+        numba.set_num_threads(1)
+    except (ImportError, ValueError):
+        pass
+
+
+def _job(args):
+    cfg, recipe, seed, ckpt, resume = args
+    single_thread()
+    import warnings
+    warnings.filterwarnings("ignore", category=UserWarning)
+    from lowbit.nn import NonFiniteError
+    from .loop import train_run
+    try:
+        res = train_run(cfg, recipe, seed, ckpt_path=ckpt, resume=bool(resume and ckpt and os.path.isfile(ckpt)))
+    except NonFiniteError as exc:
+        res = {"recipe": recipe.name, "seed": seed, "error": str(exc), "accuracy": float("nan"),
+               "final_loss": float("nan"), "bits_per_weight": recipe.bits_per_weight,
+               "train_bits_per_weight": recipe.train_bits_per_weight, "updates_lost": None, "energy": None,
+               "loss_curve": [], "eval": [], "datapath": recipe.datapath}
+    res.pop("model_state", None)
+    return res
+
+
+def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True, resume: bool = False) -> list[dict]:
+    """Train every (recipe, seed) of `cfg`; returns the run results in (recipe, seed) order. With
+    `ckpt_dir`, each run checkpoints to <ckpt_dir>/<recipe>_seed<seed>.pt; `resume` continues from them."""
+    from tqdm import tqdm
+    tasks = [(cfg, r, s, None if ckpt_dir is None else os.path.join(ckpt_dir, f"{r.name}_seed{s}.pt"), resume)
+             for r in cfg.recipes for s in cfg.seeds]
+    jobs = max(1, min(jobs or cfg.jobs, len(tasks)))
+    bar = tqdm(total=len(tasks), desc="lowbit run", unit="run", disable=not progress, dynamic_ncols=True)
+    results = {}
+    try:
+        if jobs == 1:
+            for t in tasks:
+                r = _job(t)
+                results[(r["recipe"], r["seed"])] = r
+                bar.set_postfix_str(f"{r['recipe']} seed {r['seed']}: acc {r['accuracy']:.3f}")
+                bar.update()
+        else:
+            with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
+                futs = [ex.submit(_job, t) for t in tasks]
+                for f in cf.as_completed(futs):
+                    r = f.result()
+                    results[(r["recipe"], r["seed"])] = r
+                    bar.set_postfix_str(f"{r['recipe']} seed {r['seed']}: acc {r['accuracy']:.3f}")
+                    bar.update()
+    finally:
+        bar.close()
+    return [results[(r.name, s)] for r in cfg.recipes for s in cfg.seeds]
