@@ -14,7 +14,6 @@ from lowbit.numerics import get_format
 from .codec import EncodedTensor, decode_tensor, encode_tensor
 from .packed import read_packed, write_packed
 from .memh import read_memh, write_memh
-from .onnx_target import write_onnx
 from .safetensors_target import read_safetensors, write_safetensors
 from .store import read_manifest, write_directory
 
@@ -32,7 +31,14 @@ register_target("packed", lambda folder, encs, opts: write_packed(folder, encs, 
                 read_packed)
 register_target("safetensors", write_safetensors, read_safetensors)
 register_target("memh", write_memh, read_memh)
-register_target("onnx", write_onnx)
+
+
+def _write_onnx(folder, encs, options):
+    from .onnx_target import write_onnx  # onnx and ml_dtypes are needed for this target only
+    return write_onnx(folder, encs, options)
+
+
+register_target("onnx", _write_onnx)
 
 
 def _version() -> str:

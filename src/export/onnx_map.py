@@ -24,24 +24,34 @@ __all__ = ["MIN_OPSET", "MAX_OPSET", "native_element", "whole_float", "qonnx_flo
 MIN_OPSET = 19   # the reference evaluator implements DequantizeLinear from opset 19 on
 MAX_OPSET = 28
 
+
+def _table(rows):
+    """Keep the rows this onnx/ml_dtypes install knows (older ones lack INT2, FLOAT6, FLOAT8E8M0...)."""
+    out = []
+    for row in rows:
+        dt = getattr(ml_dtypes, row[-2], None) or getattr(np, row[-2], None)
+        key, tp, op = row[:-3], getattr(TP, row[-3], None), row[-1]
+        if tp is not None and dt is not None:
+            out.append((*key, tp, dt, op))
+    return out
+
+
 # (signed, width) -> (TensorProto type, numpy dtype, opset)
-_INTS = [(True, 2, TP.INT2, ml_dtypes.int2, 25), (True, 4, TP.INT4, ml_dtypes.int4, 21),
-         (True, 8, TP.INT8, np.int8, 10), (True, 16, TP.INT16, np.int16, 21),
-         (False, 2, TP.UINT2, ml_dtypes.uint2, 25), (False, 4, TP.UINT4, ml_dtypes.uint4, 21),
-         (False, 8, TP.UINT8, np.uint8, 10), (False, 16, TP.UINT16, np.uint16, 21)]
+_INTS = _table([(True, 2, "INT2", "int2", 25), (True, 4, "INT4", "int4", 21), (True, 8, "INT8", "int8", 10),
+                (True, 16, "INT16", "int16", 21), (False, 2, "UINT2", "uint2", 25), (False, 4, "UINT4", "uint4", 21),
+                (False, 8, "UINT8", "uint8", 10), (False, 16, "UINT16", "uint16", 21)])
 # (ebits, mbits, bias, policy, signed) -> (type, numpy dtype, opset)
-_FLOATS = {(4, 3, 7, "fn", True): (TP.FLOAT8E4M3FN, ml_dtypes.float8_e4m3fn, 19),
-           (5, 2, 15, "ieee", True): (TP.FLOAT8E5M2, ml_dtypes.float8_e5m2, 19),
-           (4, 3, 8, "fnuz", True): (TP.FLOAT8E4M3FNUZ, ml_dtypes.float8_e4m3fnuz, 19),
-           (5, 2, 16, "fnuz", True): (TP.FLOAT8E5M2FNUZ, ml_dtypes.float8_e5m2fnuz, 19),
-           (2, 1, 1, "none", True): (TP.FLOAT4E2M1, ml_dtypes.float4_e2m1fn, 23),
-           (2, 3, 1, "none", True): (TP.FLOAT6E2M3, ml_dtypes.float6_e2m3fn, 28),
-           (3, 2, 3, "none", True): (TP.FLOAT6E3M2, ml_dtypes.float6_e3m2fn, 28)}
+_FLOATS = {r[0]: r[1:] for r in _table([
+    ((4, 3, 7, "fn", True), "FLOAT8E4M3FN", "float8_e4m3fn", 19), ((5, 2, 15, "ieee", True), "FLOAT8E5M2", "float8_e5m2", 19),
+    ((4, 3, 8, "fnuz", True), "FLOAT8E4M3FNUZ", "float8_e4m3fnuz", 19),
+    ((5, 2, 16, "fnuz", True), "FLOAT8E5M2FNUZ", "float8_e5m2fnuz", 19),
+    ((2, 1, 1, "none", True), "FLOAT4E2M1", "float4_e2m1fn", 23),
+    ((2, 3, 1, "none", True), "FLOAT6E2M3", "float6_e2m3fn", 28),
+    ((3, 2, 3, "none", True), "FLOAT6E3M2", "float6_e3m2fn", 28)])}
 # Whole formats stored as an ONNX float type and cast to float32.
-_WHOLE = {(8, 23, 127, "ieee", True): (TP.FLOAT, np.float32, 1),
-          (5, 10, 15, "ieee", True): (TP.FLOAT16, np.float16, 6),
-          (8, 7, 127, "ieee", True): (TP.BFLOAT16, ml_dtypes.bfloat16, 13),
-          (8, 0, 127, "fn", False): (TP.FLOAT8E8M0, ml_dtypes.float8_e8m0fnu, 24)}
+_WHOLE = {r[0]: r[1:] for r in _table([
+    ((8, 23, 127, "ieee", True), "FLOAT", "float32", 1), ((5, 10, 15, "ieee", True), "FLOAT16", "float16", 6),
+    ((8, 7, 127, "ieee", True), "BFLOAT16", "bfloat16", 13), ((8, 0, 127, "fn", False), "FLOAT8E8M0", "float8_e8m0fnu", 24)])}
 
 
 def _is_fixed(fmt) -> bool:
