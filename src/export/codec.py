@@ -17,7 +17,6 @@ import numpy as np
 
 from lowbit.numerics import ScaledCodes
 
-from .spec import format_label
 
 __all__ = ["EncodedTensor", "encode_tensor", "decode_tensor", "is_scaled", "scale_bits", "same_values",
            "quantize_dtype", "layout_of"]
@@ -133,6 +132,3 @@ def same_values(a, b) -> bool:
     ub = b.view(f"u{b.itemsize}")[~nb]
     return bool(np.array_equal(ua, ub))
 
-
-def describe(enc: EncodedTensor) -> str:
-    return f"{format_label(enc.fmt)} {list(enc.shape)}"

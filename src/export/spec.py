@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-__all__ = ["format_spec", "format_from_spec", "format_label"]
+__all__ = ["format_spec", "format_from_spec"]
 
 _HOMES = ("lowbit.numerics", "lowbit.numerics.devices")
 
@@ -109,6 +109,3 @@ def format_spec(fmt) -> dict:
                          "it cannot be exported losslessly")
     return spec
 
-
-def format_label(fmt) -> str:
-    return str(getattr(fmt, "name", type(fmt).__name__))
