@@ -164,6 +164,8 @@ def encoded_from_storage(name: str, entry: dict, fetch) -> EncodedTensor:
             arr, label = fetch(name, part, info)
             packing = info.get("packing", "bits")
             flat = codes_from_array(arr, info["bits"], info["count"], packing, f"{label} ({name} {part})")
+            if part == "scales" and int(np.prod(info["shape"])) != flat.size:
+                raise ValueError(f"tensor {name!r}: scales.shape {info['shape']} does not hold {flat.size} scales")
             parts[part] = flat if part == "codes" else flat.reshape(info["shape"])
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"tensor {name!r}: manifest entry lacks {exc}; not a lowbit manifest entry") from None

@@ -141,6 +141,8 @@ def read_manifest(folder, verify: bool = True) -> dict:
             p = folder / rel
             if Path(rel).is_absolute() or ".." in Path(rel).parts:
                 raise ValueError(f"{mpath}: file name {rel!r} points outside the export directory")
+            if not isinstance(info, dict):
+                raise ValueError(f"{mpath}: files[{rel!r}] must be {{'bytes': ..., 'sha256': ...}}, got {info!r}")
             if not p.is_file():
                 raise ValueError(f"{p}: listed in {MANIFEST} but missing")
             size = p.stat().st_size
