@@ -174,3 +174,19 @@ def test_a_forged_manifest_cannot_point_at_unchecked_files(good):
     _rewrite(good, edit, rehash=True)
     with pytest.raises(ValueError, match="'tensors/extra.bin' is not among the checksummed files"):
         load_tensors(good)
+
+
+@pytest.mark.parametrize("target", ["packed", "safetensors", "memh"])
+def test_any_flipped_byte_in_any_file_is_caught_and_named(tmp_path, target):
+    folder = export_tensors(_tensors(), tmp_path / target, target=target)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json")
+    assert files
+    for i, f in enumerate(files):
+        original = f.read_bytes()
+        data = bytearray(original)
+        data[(7 * i) % len(data)] ^= 0x10
+        f.write_bytes(bytes(data))
+        with pytest.raises(ValueError, match=f.name):
+            load_tensors(folder)
+        f.write_bytes(original)
+    assert set(load_tensors(folder)) == {"w", "b"}
