@@ -43,3 +43,20 @@ def test_one_short_arm_runs_and_reports_pulses():
     r = ds.run_arm(arm, st, 0, (X[:200], y[:200], Xt, yt))
     assert r["steps"] == 200 and 0 <= r["accuracy"] <= 1
     assert r["pulses_per_update"] > 0 and r["pj_per_update"] > 0
+
+
+def test_deeper_mlp_arm_and_bad_hidden(tmp_path):
+    ds = _study()
+    cfg = tmp_path / "deep.yaml"
+    cfg.write_text("hidden: 8\narms:\n  - {name: deep, device: agsi, cell: pair, hidden: [8, 4]}\n"
+                   "  - {name: sw, kind: software}\n")
+    st = ds.load_study(cfg)
+    assert st.hidden == (8,) and st.arms[0].hidden == (8, 4)
+    assert ds.network(st.arms[0], st) == "64-8-4-10" and ds.network(st.arms[1], st) == "64-8-10"
+    X, y, Xt, yt = ds.digits_split(0.2)
+    r = ds.run_arm(st.arms[0], ds.Study(**{**st.__dict__, "epochs": 1}), 0, (X[:50], y[:50], Xt, yt))
+    assert r["network"] == "64-8-4-10" and r["steps"] == 50 and r["pulses_per_update"] > 0
+    for bad in ("hidden: [0]\n", "hidden: []\n", "arms:\n  - {name: x, device: agsi, hidden: [4, true]}\n"):
+        cfg.write_text(bad)
+        with pytest.raises(ValueError, match="hidden="):
+            ds.load_study(cfg)
