@@ -58,7 +58,7 @@ class DeviceParams:
     w_min_dtod: float = 0.3
     enforce_consistency: bool = True
     corrupt_devices_prob: float = 0.0
-    corrupt_devices_range: float = 1000.0
+    corrupt_devices_range: float = 0.1   # aihwkit 1.2 Python default (its C++ default is FLT_MAX)
     write_noise_std: float = 0.0
     reset: float = 0.0
     reset_dtod: float = 0.0
