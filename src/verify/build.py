@@ -105,9 +105,10 @@ def _error_lines(log: str, limit: int = 40) -> str:
 
 
 def build(sim: str, sources, top: str, parameters: dict | None = None, defines: dict | None = None,
-          strict: bool = True, build_dir=None) -> Build:
+          strict: bool = True, build_dir=None, label: str | None = None) -> Build:
     """Compile `sources` with `top` as toplevel in `sim` ("icarus" | "verilator"). Raises
-    SimulatorNotFound (with how to install), FileNotFoundError for a missing source, CompileError."""
+    SimulatorNotFound (with how to install), FileNotFoundError for a missing source, CompileError
+    (`label` names the design in its message; default: top)."""
     simobj = find_simulator(sim)
     setup_env(simobj)
     srcs = [Path(s) for s in sources]
@@ -134,7 +135,7 @@ def build(sim: str, sources, top: str, parameters: dict | None = None, defines: 
                      timescale=TIMESCALE, log_file=str(log))
     except (RuntimeError, SystemExit) as exc:
         text = log.read_text(errors="replace") if log.is_file() else str(exc)
-        raise CompileError(f"{sim} could not compile {top} ({', '.join(str(s) for s in srcs)}):\n"
+        raise CompileError(f"{sim} could not compile {label or top} ({', '.join(str(s) for s in srcs)}):\n"
                            f"{_error_lines(text)}") from None
     stamp.write_text(key)
     return result

@@ -45,7 +45,7 @@ def build_stream(sim: str, sources, top: str, inputs, outputs, params: dict | No
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
-    b = build(sim, list(sources) + [path], HARNESS_TOP, strict=strict)
+    b = build(sim, list(sources) + [path], HARNESS_TOP, strict=strict, label=f"{top} in lowbit's streaming harness")
     return StreamBuild(b, tuple(inputs), tuple(outputs), int(depth), clock)
 
 
