@@ -169,7 +169,10 @@ class LNSMadam(MadamBase):
         w_old = p.detach().clone()
         state.update(codes=(new_mag | (neg << (fmt.bits - 1))).reshape(p.shape).to(p.device), v=v, step=t)
         p.copy_(self.weights(p))
-        target = madam_target(w_old, gs, hp.code_lr / fmt.gamma * math.log(2), state["bound"])
+        # The rule's clamp in LNS is the largest code <= p_scale * RMS(w_0): the intended update uses it too.
+        wmax = torch.from_numpy(np.asarray(fmt.decode(state["max_mag"].numpy()))) * state["scale"]
+        target = madam_target(_rows(w_old.cpu()), _rows(gs.cpu()), hp.code_lr / fmt.gamma * math.log(2), wmax)
+        target = target.reshape(p.shape).to(p.device)
         record_update(self.update_stats, target - w_old.double(), p.double() - w_old.double(), p == w_old)
         self._count(p, state, weight_format=fmt.name, sr=hp.rounding == "stochastic")
 

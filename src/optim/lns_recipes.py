@@ -24,26 +24,34 @@ from .lns_madam import LNSMadam
 from .madam import Madam
 from .registry import register_optimizer
 
-__all__ = ["lns_recipes", "register_lns"]
+__all__ = ["lns_recipes", "register_lns", "FACTORIES"]
 
 
 def _code_rounding(spec) -> str:
     return "stochastic" if spec.rounding == "stochastic" else "nearest"
 
 
-def _lns_madam(params, spec, seed):
+def _madam(params, spec, seed, **hp):
+    return Madam(params, lr=spec.lr, **hp)
+
+
+def _lns_madam(params, spec, seed, **hp):
+    """LNSMadam from an OptimSpec; `hp` adds LNSMadamHP fields the spec has no key for (p_scale, ...)."""
     fmt = get_format(spec.weight_format or "lns8")
     gran = "channel" if spec.weight_scaling == "channel" else "tensor"
     if hasattr(fmt, "element"):          # lns8_tensor / lns8_channel: the element format and its granularity
         gran = fmt.granularity if fmt.granularity in ("tensor", "channel") else gran
         fmt = fmt.element
     return LNSMadam(params, format=fmt.name, lr=spec.lr, rounding=_code_rounding(spec), rbits=spec.rbits,
-                    granularity=gran, state_format=spec.state_format, seed=seed)
+                    granularity=gran, state_format=spec.state_format, seed=seed, **hp)
 
 
-def _integer_madam(params, spec, seed):
+def _integer_madam(params, spec, seed, **hp):
     return IntegerMadam(params, lr=spec.lr, rounding=_code_rounding(spec), rbits=spec.rbits,
-                        state_format=spec.state_format, seed=seed)
+                        state_format=spec.state_format, seed=seed, **hp)
+
+
+FACTORIES = {"madam": _madam, "lns_madam": _lns_madam, "integer_madam": _integer_madam}
 
 
 def lns_recipes():
@@ -69,9 +77,8 @@ def lns_recipes():
 
 
 def register_lns():
-    register_optimizer("madam", lambda params, spec, seed: Madam(params, lr=spec.lr), replace=True)
-    register_optimizer("lns_madam", _lns_madam, replace=True)
-    register_optimizer("integer_madam", _integer_madam, replace=True)
+    for name, factory in FACTORIES.items():
+        register_optimizer(name, factory, replace=True)
     from lowbit.recipes import register_recipe
     for r in lns_recipes():
         register_recipe(r, replace=True)

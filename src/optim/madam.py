@@ -73,10 +73,12 @@ class MadamHP:
         check_common("Madam", self)
 
 
-def madam_target(w: torch.Tensor, gs: torch.Tensor, lr: float, wmax: float) -> torch.Tensor:
-    """w * exp(-lr g* sign(w)) clamped to +-wmax, in float64: the update every variant aims at."""
+def madam_target(w: torch.Tensor, gs: torch.Tensor, lr: float, wmax) -> torch.Tensor:
+    """w * exp(-lr g* sign(w)) clamped to +-wmax (a float or a broadcastable tensor), in float64: the
+    update every variant aims at."""
     w64 = w.double()
-    return (w64 * torch.exp(-lr * gs.double() * torch.sign(w64))).clamp(-wmax, wmax)
+    wmax = torch.as_tensor(wmax, dtype=torch.float64)
+    return torch.maximum(torch.minimum(w64 * torch.exp(-lr * gs.double() * torch.sign(w64)), wmax), -wmax)
 
 
 def madam_step(w: torch.Tensor, g: torch.Tensor, state: dict, hp: MadamHP):

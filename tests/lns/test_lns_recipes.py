@@ -56,3 +56,14 @@ def test_lns_madam_trains_on_grid_through_lowbit_nn():
     s = 2.0 ** torch.ceil(torch.log2(seen[0].abs().max() / lns8.max))
     assert bool(torch.isin((q.abs() / s).float(), torch.cat([grid, torch.zeros(1)])).all())
     assert opt.lost_fraction() is not None and np.isfinite(opt.lost_fraction())
+
+
+def test_study_config_loads():
+    from pathlib import Path
+
+    from lowbit.train.config import load_config
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "runs" / "lns_madam.yaml")
+    by = {r.name: r for r in cfg.recipes}
+    assert by["c_lns_madam"].optimizer.name == "lns_madam" and by["c_lns_madam"].datapath == "lns_madam_pe"
+    assert by["e_lns8_adam_master"].optimizer.weight_format is None
+    assert by["d_lns8_adam"].optimizer.weight_format == "lns8_tensor"
