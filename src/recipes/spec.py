@@ -120,7 +120,7 @@ class AccSpec:
 class OptimSpec:
     """Optimizer and the precision of its write-back (src/optim/lowp.py)."""
     name: str = "momentum"
-    lr: float = 0.1
+    lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 0.0
     betas: tuple = (0.9, 0.999)

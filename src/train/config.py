@@ -1,7 +1,7 @@
 """Run configs (configs/runs/*.yaml): loaded and validated once into frozen dataclasses.
 
 Top-level keys (all optional; the defaults are the built-in `lowbit run`):
-  name, data {name, test_fraction, split_seed, outlier_channels, outlier_scale},
+  name, data {name, test_fraction, split_seed, outlier_channels, outlier_scale, scale_spread},
   model {kind, hidden, channels, heads, width}, recipes [name | {base: name, ...overrides} | {name, ...}],
   optional_recipes [names used only when registered, e.g. lns_madam], seeds, epochs, batch_size,
   lr_schedule (constant | cosine | linear), optimizer {overrides of OptimSpec applied to every recipe
@@ -39,6 +39,7 @@ class DataSpec:
     split_seed: int = 0
     outlier_channels: int = 0
     outlier_scale: float = 1.0
+    scale_spread: float = 0.0
 
     def __post_init__(self):
         if self.name not in DATASETS:
@@ -57,7 +58,7 @@ class RunConfig:
     model: ModelSpec = ModelSpec()
     recipes: tuple = ()
     seeds: tuple = (0, 1, 2)
-    epochs: int = 8
+    epochs: int = 10
     batch_size: int = 32
     lr_schedule: str = "cosine"
     ptq: tuple = ()
@@ -142,8 +143,8 @@ def load_config(src=None) -> RunConfig:
             raise ValueError(f"config: optimizer must be a mapping of OptimSpec overrides, got {opt!r}")
         names = [f.name for f in dataclasses.fields(OptimSpec)]
         for k in opt:
-            if k not in names or k == "name":
-                raise ValueError(f"config: unknown key optimizer.{k}; allowed: {', '.join(n for n in names if n != 'name')}")
+            if k not in names:
+                raise ValueError(f"config: unknown key optimizer.{k}; allowed: {', '.join(names)}")
         recipes = [dataclasses.replace(r, optimizer=dataclasses.replace(r.optimizer, **opt))
                    if r.optimizer.name in BUILTIN_OPTIMIZERS else r for r in recipes]
     for p in kw.get("ptq", ()):

@@ -4,7 +4,9 @@
   Alpaydin & Kaynak 1998), pixels scaled to [0, 1], a fixed stratified-free seeded split.
 - `blobs`: a synthetic Gaussian-mixture classification task (for tiny tests).
 Outlier channels can be injected (`outlier_channels`, `outlier_scale`): those input features are
-multiplied by a large factor, the setting of the FP4 paper's outlier clamping study.
+multiplied by a large factor, the setting of the FP4 paper's outlier clamping study. `scale_spread` s
+multiplies each sample by 2^u, u uniform in [-s, s] (a wide dynamic range across tokens: what one
+per-tensor scale handles badly and per-block / per-token scales handle well).
 Batches are drawn from a permutation derived from (seed, epoch), so a resumed run sees the same order.
 """
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _blobs(n=1200, features=32, classes=4, seed=0):
 
 
 def load_data(name: str = "digits", test_fraction: float = 0.2, split_seed: int = 0, outlier_channels: int = 0,
-              outlier_scale: float = 1.0) -> Dataset:
+              outlier_scale: float = 1.0, scale_spread: float = 0.0) -> Dataset:
     if name == "digits":
         x, y, shape = _digits()
     elif name == "blobs":
@@ -65,6 +67,8 @@ def load_data(name: str = "digits", test_fraction: float = 0.2, split_seed: int 
         cols = np.argsort(-x.var(axis=0), kind="stable")[:outlier_channels]
         x = x.copy()
         x[:, cols] *= outlier_scale
+    if scale_spread:
+        x = x * np.exp2(rng.uniform(-scale_spread, scale_spread, (len(x), 1))).astype(np.float32)
     perm = rng.permutation(len(x))
     n_test = int(round(len(x) * test_fraction))
     te, tr = perm[:n_test], perm[n_test:]

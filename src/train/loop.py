@@ -87,7 +87,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
     `max_steps` stops early (tests of resume). NaN/Inf raise NonFiniteError after the last good checkpoint."""
     t0 = time.perf_counter()
     data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
-                     cfg.data.outlier_scale)
+                     cfg.data.outlier_scale, cfg.data.scale_spread)
     model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, seed)
     quantize_model(model, recipe, seed=seed, rank=rank)
     ctx = get_context(model)
