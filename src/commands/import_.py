@@ -1,18 +1,28 @@
-"""`lowbit import DIR`: verify an export directory (manifest version, sha256 of every file), list its
-tensors and, for a model export, rebuild the model (optionally saving its state_dict)."""
+"""`lowbit import DIR`: verify an export directory (manifest version, sha256 of every file), read every
+code back (any target), list the tensors and, for a model export, rebuild the model (optionally saving its
+state_dict); a devices export lists its arrays."""
 from __future__ import annotations
 
 
 def run(args) -> int:
     from lowbit.export import load_exported, load_tensors, read_manifest
     m = read_manifest(args.dir)
-    tensors = load_tensors(args.dir) if m.get("target") != "onnx" else None
+    if m.get("target") == "devices":
+        from lowbit.export import load_devices
+        tiles = load_devices(args.dir)
+        print(f"{args.dir}: lowbit devices export v{m['version']}, {len(m['files'])} files verified")
+        for t, arrays in tiles.items():
+            for a, fields in arrays.items():
+                pulses = fields["pulses"]
+                print(f"  {t}.{a}: {pulses.size} devices, {int(pulses.sum())} pulses from reset in total")
+        return 0
+    tensors = load_tensors(args.dir)
     print(f"{args.dir}: lowbit export v{m['version']}, target {m['target']}, {len(m['files'])} files verified")
     for name, e in m["tensors"].items():
         print(f"  {name:<28} {e['format_name']:<14} {'x'.join(map(str, e['shape']))}")
     model_info = (m.get("extra") or {}).get("model")
     if model_info is None:
-        print(f"tensor export: {len(tensors or m['tensors'])} tensors decode with lowbit.export.load_values")
+        print(f"tensor export: {len(tensors)} tensors decode with lowbit.export.load_values")
         return 0
     model = load_exported(args.dir)
     n = sum(p.numel() for p in model.parameters())

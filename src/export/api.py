@@ -38,7 +38,12 @@ def _write_onnx(folder, encs, options):
     return write_onnx(folder, encs, options)
 
 
-register_target("onnx", _write_onnx)
+def _read_onnx(folder, manifest):
+    from .onnx_read import read_onnx
+    return read_onnx(folder, manifest)
+
+
+register_target("onnx", _write_onnx, _read_onnx)
 
 
 def _version() -> str:

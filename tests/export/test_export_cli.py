@@ -49,6 +49,10 @@ def test_export_then_import_rebuilds_the_model_exactly(tmp_path, capsys):
     assert main(["export", str(ck), "--to", str(out)]) == 2
     assert "already exists; pass force=True (--force)" in capsys.readouterr().err
     assert main(["export", str(ck), "--to", str(out), "--force", "--format", "onnx"]) == 0
+    assert main(["import", str(out)]) == 0   # the ONNX file alone gives the codes back
+    with torch.no_grad():
+        got = load_exported(out)(x)
+    assert torch.equal(got.view(torch.int32), want.view(torch.int32))
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path, capsys):

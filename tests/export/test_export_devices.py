@@ -78,6 +78,15 @@ def test_finite_levels_and_log_tiles(tmp_path):
     assert np.allclose(got["conductance"], lt.params.g_max * lt.base ** (lt.level - 7.0), rtol=1e-15)
 
 
+def test_lowbit_import_lists_a_devices_export(tmp_path, capsys):
+    from lowbit.cli import main
+    folder = export_devices(torch.nn.Sequential(AnalogLinear(4, 3, "ecram", cell="pair", seed=0)), tmp_path / "d")
+    assert main(["import", str(folder)]) == 0
+    maps = load_devices(folder)["0"]
+    said = capsys.readouterr().out
+    assert f"0.plus: 15 devices, {int(maps['plus']['pulses'].sum())} pulses" in said
+
+
 def test_devices_bad_input(tmp_path):
     with pytest.raises(ValueError, match="has no analog tiles .* use target 'packed'"):
         export_devices(torch.nn.Linear(2, 2), tmp_path / "x")

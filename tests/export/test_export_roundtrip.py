@@ -103,6 +103,32 @@ def test_loaded_values_equal_quantize_bit_for_bit(cases, exported):
         assert same_values(decode_tensor(loaded[key]), want), key
 
 
+@pytest.mark.parametrize("ops,opset", [("qdq", None), ("qonnx", None), ("qdq", 21)])
+def test_onnx_files_alone_give_back_every_code(tmp_path, cases, ops, opset):
+    """The onnx target read back from model.onnx's initializers: the same codes, scales and tensor
+    scales, for every case of every format the target expresses (the others are refused)."""
+    tensors, _ = cases
+    by_format = {}
+    for key, enc in tensors.items():
+        if key.split("/")[1] in ("scalar", "3x0", "3x33", "2x3x17"):  # empty, 0-d, ragged blocks, every axis
+            by_format.setdefault(key.split("/")[0], {})[key] = enc
+    refused = []
+    for name, group in by_format.items():
+        try:
+            folder = export_tensors(group, tmp_path / name, target="onnx", ops=ops, opset=opset)
+        except ValueError as exc:
+            assert "export it with target 'packed', 'safetensors' or 'memh'" in str(exc)
+            refused.append(name)
+            continue
+        loaded = load_tensors(folder)
+        for key, enc in group.items():
+            got = loaded[key]
+            assert np.array_equal(got.codes, enc.codes), key
+            assert (enc.scales is None and got.scales is None) or np.array_equal(got.scales, enc.scales), key
+            assert got.tensor_scale == enc.tensor_scale, key
+    assert len(refused) < len(by_format) // 2
+
+
 def test_load_values_decodes_the_directory(tmp_path):
     x = np.linspace(-3, 3, 11, dtype=np.float32)
     folder = export_tensors({"a": (x, "fp8_e5m2"), "b": (x.reshape(1, 11), "mxint8")}, tmp_path / "v")
