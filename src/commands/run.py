@@ -34,10 +34,12 @@ def _out_dir(arg) -> Path:
 
 def run(args) -> int:
     from lowbit.train import load_config
-    data = {}
-    if args.recipes:
-        data["recipes"] = args.recipes
-    cfg = load_config(data or None)
+    if args.config:
+        cfg = load_config(args.config)
+        if args.recipes:
+            raise ValueError("give either --config or --recipes, not both")
+    else:
+        cfg = load_config({"recipes": args.recipes} if args.recipes else None)
     import dataclasses
     over = {k: v for k, v in (("seeds", args.seeds), ("epochs", args.epochs)) if v}
     if over:
@@ -48,6 +50,7 @@ def run(args) -> int:
 def register(sub):
     p = sub.add_parser("run", help="the main job: train the default model under the default recipes and compare")
     p.add_argument("--out", help="report folder (default runs_out/<timestamp>)")
+    p.add_argument("--config", help="a run config (configs/runs/*.yaml) instead of the built-in default")
     p.add_argument("--recipes", nargs="+", help="recipe names instead of the default set")
     p.add_argument("--seeds", nargs="+", type=int, help="seeds (default 0 1 2)")
     p.add_argument("--epochs", type=int, help="epochs per run")

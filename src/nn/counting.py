@@ -25,6 +25,7 @@ class OpCounter:
         self.elementwise_ops: list[tuple] = []  # (layer, name, count, op, fmt)
         self.bytes: dict[tuple, int] = {}     # (layer, tensor_class) -> bytes
         self.weight_writes = 0
+        self.notes: set = set()               # e.g. block formats that had to zero-pad a reduction dim
         self.extra: list = []                 # lowbit.sim items recorded directly (optimizer update work)
 
     # ---- recording ----
@@ -60,7 +61,8 @@ class OpCounter:
 
     def summary(self) -> dict:
         return {"macs_by_format": self.macs_by_format, "bytes_by_class": self.bytes_by_class,
-                "weight_writes": self.weight_writes, "gemms": len(self.gemms)}
+                "weight_writes": self.weight_writes, "gemms": len(self.gemms),
+                "notes": sorted(self.notes)}
 
     def workload(self):
         """The step as a `lowbit.sim.Workload` (GEMMs, elementwise update work, transfers)."""

@@ -45,12 +45,17 @@ def _mm(x: torch.Tensor, y: torch.Tensor, acc) -> torch.Tensor:
     return out.to(x.dtype)
 
 
-def _count(site, phase, m, n, k, count, a_fmt, b_fmt, out_fmt):
+def _count(site, phase, m, n, k, count, qa, qb, out_fmt):
     c = site.ctx.counter
     if c is not None:
         acc = site.acc.format if site.acc is not None else "fp32"
-        c.gemm(site.layer, f"{site.layer}.{phase}" + (f"{site.sub}" if site.sub else ""), phase,
-               m, n, k, a_fmt, b_fmt, acc, out_fmt, count)
+        name = f"{site.layer}.{phase}" + (f"{site.sub}" if site.sub else "")
+        c.gemm(site.layer, name, phase, m, n, k, qa.op_format, qb.op_format, acc, out_fmt, count)
+        for q in (qa, qb):   # blocks that do not tile the reduction dim are zero-padded (numerics.ScaledFormat)
+            blk = getattr(q.fmt, "block", None) if getattr(q.fmt, "granularity", "") == "block" else None
+            if blk and k % blk:
+                c.notes.add(f"{name}: reduction dim {k} is not a multiple of the {q.op_format} block {blk}; "
+                            f"zero-padded to {k + (-k) % blk}")
 
 
 class _QGemm(torch.autograd.Function):
@@ -72,7 +77,7 @@ class _QGemm(torch.autograd.Function):
             m = a.shape[-2]
             count = a[..., 0, 0].numel()
             n, k = b.shape[-2], a.shape[-1]
-            _count(site, "fwd", m, n, k, count, site.qa.op_format, site.qb.op_format, site.qout.op_format)
+            _count(site, "fwd", m, n, k, count, site.qa, site.qb, site.qout.op_format)
             qctx.counter.tensor(site.layer, "activation", a.numel(), site.qa.op_format)
             qctx.counter.tensor(site.layer, "weight" if site.b_is_weight else "activation", b.numel(),
                                 site.qb.op_format)
@@ -114,11 +119,10 @@ class _QGemm(torch.autograd.Function):
             m, n, k = a.shape[-2], b.shape[-2], a.shape[-1]
             count = a[..., 0, 0].numel()
             if ga is not None:
-                _count(site, "bwd_input", m, k, n, count, site.qgo.op_format, site.qb.op_format,
-                       site.qga.op_format)
+                _count(site, "bwd_input", m, k, n, count, site.qgo, site.qb, site.qga.op_format)
                 qctx.counter.tensor(site.layer, "grad_input", ga.numel(), site.qga.op_format)
             if gb is not None:
-                _count(site, "bwd_weight", k, n, m, count, site.qa.op_format, site.qgo.op_format,
+                _count(site, "bwd_weight", k, n, m, count, site.qa, site.qgo,
                        site.qgb.op_format if site.b_is_weight else site.qga.op_format)
                 qctx.counter.tensor(site.layer, "grad_weight" if site.b_is_weight else "grad_input",
                                     gb.numel(), site.qgb.op_format)

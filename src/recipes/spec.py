@@ -20,7 +20,7 @@ from lowbit.numerics import get_format
 from lowbit.numerics.rounding import parse_rounding
 
 __all__ = ["QuantSpec", "AccSpec", "OptimSpec", "Recipe", "TENSOR_CLASSES", "SCALINGS", "ESTIMATORS",
-           "spec_from_dict", "recipe_from_dict", "recipe_to_dict"]
+           "spec_from_dict", "recipe_from_dict", "recipe_to_dict", "from_fields"]
 
 TENSOR_CLASSES = ("weight", "input", "output", "grad_output", "grad_weight", "grad_input")
 SCALINGS = ("none", "tensor", "channel", "block")
@@ -221,7 +221,8 @@ class Recipe:
 
 # ---- dict / YAML round trip (every key validated) ----
 
-def _from_fields(cls, data, owner, base=None):
+def from_fields(cls, data, owner, base=None):
+    """cls(**data) (or base with data replaced) with every key checked against cls's fields."""
     if not isinstance(data, dict):
         raise ValueError(f"{owner}: expected a mapping, got {data!r}")
     names = [f.name for f in dataclasses.fields(cls)]
@@ -239,7 +240,7 @@ def _from_fields(cls, data, owner, base=None):
 def spec_from_dict(data, owner="QuantSpec", base: QuantSpec | None = None) -> QuantSpec:
     if isinstance(data, str):   # shorthand: just a format name
         data = {"format": data}
-    return _from_fields(QuantSpec, data, owner, base)
+    return from_fields(QuantSpec, data, owner, base)
 
 
 def recipe_from_dict(data: dict, base: Recipe | None = None, owner: str = "recipe") -> Recipe:
@@ -254,15 +255,15 @@ def recipe_from_dict(data: dict, base: Recipe | None = None, owner: str = "recip
         if k in TENSOR_CLASSES:
             out[k] = spec_from_dict(v, f"{owner}.{k}", getattr(base, k) if base else None)
         elif k == "accumulator":
-            out[k] = None if v is None else _from_fields(AccSpec, v, f"{owner}.accumulator",
+            out[k] = None if v is None else from_fields(AccSpec, v, f"{owner}.accumulator",
                                                          base.accumulator if base else None)
         elif k == "optimizer":
-            out[k] = _from_fields(OptimSpec, v, f"{owner}.optimizer", base.optimizer if base else None)
+            out[k] = from_fields(OptimSpec, v, f"{owner}.optimizer", base.optimizer if base else None)
         else:
             out[k] = tuple(v) if k in ("skip_layers", "tags") and isinstance(v, list) else v
     if base is None and "name" not in out:
         raise ValueError(f"{owner}: a new recipe needs a 'name'")
-    return _from_fields(Recipe, out, owner, base)
+    return from_fields(Recipe, out, owner, base)
 
 
 def recipe_to_dict(r: Recipe) -> dict:

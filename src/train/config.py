@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from lowbit.recipes import OptimSpec, Recipe, list_recipes, recipe_to_dict, resolve_recipe
+from lowbit.recipes.spec import from_fields
 
 from .data import DATASETS
 from .models import ModelSpec
@@ -94,19 +95,6 @@ class RunConfig:
 _TOP = [f.name for f in dataclasses.fields(RunConfig) if f.name != "source"] + ["optional_recipes", "optimizer"]
 
 
-def _sub(cls, data, key):
-    if not isinstance(data, dict):
-        raise ValueError(f"config: {key} must be a mapping, got {data!r}")
-    names = [f.name for f in dataclasses.fields(cls)]
-    for k in data:
-        if k not in names:
-            raise ValueError(f"config: unknown key {key}.{k}; allowed: {', '.join(names)}")
-    try:
-        return cls(**data)
-    except TypeError as exc:
-        raise ValueError(f"config: {key}: {exc}") from None
-
-
 def load_config(src=None) -> RunConfig:
     """A RunConfig from a YAML path, a mapping, or None (the built-in default run)."""
     source = ""
@@ -127,9 +115,9 @@ def load_config(src=None) -> RunConfig:
             raise ValueError(f"config: unknown key {k!r}; allowed: {', '.join(_TOP)}")
     kw = {k: v for k, v in data.items() if k not in ("data", "model", "recipes", "optional_recipes", "optimizer")}
     if "data" in data:
-        kw["data"] = _sub(DataSpec, data["data"], "data")
+        kw["data"] = from_fields(DataSpec, data["data"], "config: data")
     if "model" in data:
-        kw["model"] = _sub(ModelSpec, data["model"], "model")
+        kw["model"] = from_fields(ModelSpec, data["model"], "config: model")
     entries = list(data.get("recipes", DEFAULT_RECIPES if "recipes" not in data else []))
     optional = data.get("optional_recipes", ["lns_madam"] if "recipes" not in data else [])
     known = set(list_recipes())

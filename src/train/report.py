@@ -36,12 +36,13 @@ def summarize(results: list[dict]) -> list[dict]:
         e = [r["energy"]["pj_per_weight_update"] for r in rs if r.get("energy")]
         es = [r["energy"]["pj_per_step"] for r in rs if r.get("energy")]
         errors = [r["error"] for r in rs if r.get("error")]
+        notes = sorted({n for r in rs for n in ((r.get("op_counts") or {}).get("notes") or [])})
         out.append({"recipe": name, "runs": len(rs), "accuracy_mean": acc, "accuracy_std": acc_sd,
                     "final_loss_mean": loss, "final_loss_std": loss_sd,
                     "bits_per_weight": rs[0]["bits_per_weight"], "train_bits_per_weight": rs[0]["train_bits_per_weight"],
                     "updates_lost_mean": lost, "pj_per_weight_update": sum(e) / len(e) if e else None,
                     "pj_per_step": sum(es) / len(es) if es else None, "datapath": rs[0].get("datapath"),
-                    "errors": errors, "ptq": _ptq_summary(rs)})
+                    "errors": errors, "notes": notes, "ptq": _ptq_summary(rs)})
     return out
 
 
@@ -65,6 +66,8 @@ def format_table(summary: list[dict]) -> str:
                      f"{_f(s['pj_per_weight_update'], '.2f'):>12}")
         for e in s["errors"][:1]:
             lines.append(f"  ! {e}")
+        for note in s.get("notes", [])[:3]:
+            lines.append(f"  note: {note}")
     ptq = [(s["recipe"], k, v) for s in summary for k, v in s["ptq"].items()]
     if ptq:
         lines += ["", "post-training quantization of the trained weights (test accuracy mean ± std):"]

@@ -154,3 +154,15 @@ def test_recipe_yaml_overrides_are_validated():
     with pytest.raises(ValueError, match="unknown recipe 'nope'"):
         get_recipe("nope")
     assert math.isclose(get_recipe("mxfp4").bits_per_weight, 4.25)
+
+
+def test_block_padding_is_reported():
+    """A reduction dim that a block size cannot tile is zero-padded by numerics and named in the counts."""
+    m = nn.Sequential(nn.Linear(40, 10))
+    quantize_model(m, "mxfp4")
+    x = torch.randn(7, 40, requires_grad=True)
+    with counting(m) as c:
+        m(x).sum().backward()
+    notes = c.summary()["notes"]
+    assert any("0.fwd: reduction dim 40" in n and "zero-padded to 64" in n for n in notes)
+    assert any("0.bwd_weight: reduction dim 7" in n for n in notes)

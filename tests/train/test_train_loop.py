@@ -53,7 +53,7 @@ def test_config_errors_name_the_key(tmp_path):
         load_config({"epoch": 3})
     with pytest.raises(ValueError, match="lr_schedule='cos'"):
         load_config({"lr_schedule": "cos"})
-    with pytest.raises(ValueError, match=r"unknown key model\.depth"):
+    with pytest.raises(ValueError, match=r"model: unknown key .depth."):
         load_config({"model": {"depth": 3}})
     with pytest.raises(ValueError, match="unknown recipe 'fp7'"):
         load_config({"recipes": ["fp7"]})
