@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lowbit.numerics import get_format
 
+from ._deps import require
 from .codec import EncodedTensor, decode_tensor, encode_tensor
 from .packed import read_packed, write_packed
 from .memh import read_memh, write_memh
@@ -34,11 +35,15 @@ register_target("memh", write_memh, read_memh)
 
 
 def _write_onnx(folder, encs, options):
+    require("onnx", "the onnx target")
+    require("ml_dtypes", "the onnx target")
     from .onnx_target import write_onnx  # onnx and ml_dtypes are needed for this target only
     return write_onnx(folder, encs, options)
 
 
 def _read_onnx(folder, manifest):
+    require("onnx", "the onnx target")
+    require("ml_dtypes", "the onnx target")
     from .onnx_read import read_onnx
     return read_onnx(folder, manifest)
 

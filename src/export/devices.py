@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._deps import require
 from .store import read_manifest, write_directory
 
 __all__ = ["export_devices", "load_devices", "programming_map", "MAX_PULSES"]
@@ -114,7 +115,7 @@ def _tiles_of(obj) -> dict:
 
 def export_devices(model_or_tiles, to, force: bool = False, max_pulses: int = MAX_PULSES) -> Path:
     """Write the programming map of every device array of a model (or {name: tile}) to directory `to`."""
-    from safetensors.numpy import save_file
+    save_file = require("safetensors.numpy", "the devices target").save_file
     arrays, info = programming_map(_tiles_of(model_or_tiles), max_pulses)
 
     def body(folder: Path) -> dict:
@@ -125,7 +126,7 @@ def export_devices(model_or_tiles, to, force: bool = False, max_pulses: int = MA
 
 def load_devices(folder) -> dict:
     """{tile: {array: {field: numpy array}}} of a verified devices export."""
-    from safetensors.numpy import load_file
+    load_file = require("safetensors.numpy", "the devices target").load_file
     folder = Path(folder)
     m = read_manifest(folder)
     if m.get("target") != "devices":

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._deps import require
 from .api import export_tensors, load_tensors
 from .codec import decode_tensor, encode_tensor
 from .store import read_manifest
@@ -89,7 +90,7 @@ def export_model(model, to, target: str = "packed", force: bool = False, builder
                  **options) -> Path:
     """Export the quantized weights and the rest of the state of `model` (see the module docstring).
     `builder` = {"name": a BUILDERS key, "args": {...}} lets `load_exported` rebuild the architecture."""
-    from safetensors.torch import save
+    save = require("safetensors.torch", "a model export").save
     from lowbit.nn import get_context
     from lowbit.recipes import recipe_to_dict
     encs = quantized_weights(model)
@@ -112,7 +113,7 @@ def export_model(model, to, target: str = "packed", force: bool = False, builder
 def load_exported(folder, build=None):
     """The model of a model export, rebuilt and in eval mode (see the module docstring). `build()` returns
     the architecture (plain torch layers) when the export names no builder."""
-    from safetensors.torch import load
+    load = require("safetensors.torch", "a model export").load
     from lowbit.nn import quantize_model
     from lowbit.recipes import QuantSpec, recipe_from_dict
     folder = Path(folder)

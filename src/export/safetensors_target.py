@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .manifest import codes_to_array, encoded_from_storage, tensor_entry
+from ._deps import require
 from .store import SCHEMA, VERSION
 
 __all__ = ["write_safetensors", "read_safetensors", "FILE", "META_KEY"]
@@ -28,7 +29,7 @@ SUBBYTE = ("packed", "unpacked")
 
 
 def write_safetensors(folder: Path, encs: dict, options: dict) -> dict:
-    from safetensors.numpy import save_file
+    save_file = require("safetensors.numpy", "the safetensors target").save_file
     subbyte = options.get("subbyte", "packed")
     if subbyte not in SUBBYTE:
         raise ValueError(f"subbyte={subbyte!r}; allowed: {', '.join(SUBBYTE)}")
@@ -58,7 +59,8 @@ def write_safetensors(folder: Path, encs: dict, options: dict) -> dict:
 
 
 def read_safetensors(folder: Path, manifest: dict) -> dict:
-    from safetensors import SafetensorError, safe_open
+    st = require("safetensors", "the safetensors target")
+    SafetensorError, safe_open = st.SafetensorError, st.safe_open
     path = folder / manifest.get("file", FILE)
     try:
         with safe_open(str(path), framework="np") as f:

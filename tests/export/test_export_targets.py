@@ -107,3 +107,13 @@ def test_memh_scales_trits_and_damage(tmp_path):
     f.write_text(f.read_text().replace("\n", "\n", 1)[:-3])
     with pytest.raises(ValueError, match="0000_m.codes.memh: .* bytes expected"):
         load_tensors(folder)
+
+
+def test_a_missing_optional_package_is_named_with_the_install_line(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "safetensors", None)   # as if it were not installed
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
+    with pytest.raises(ValueError, match=r"the safetensors target needs the 'safetensors' package: "
+                                         r"pip install 'lowbit\[export\]'"):
+        export_tensors({"a": (np.ones(2, np.float32), "int8")}, tmp_path / "x", target="safetensors")
+    assert not (tmp_path / "x").exists()
