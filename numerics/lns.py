@@ -18,6 +18,8 @@ docs/lns.md describes the code layout and the datapath bit by bit.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .lns_arith import LNSDot, default_frac_bits, lns_dot, lns_dot_code, lns_from_fixed, lns_mul, lns_table, \
     lns_to_fixed
 from .lns_format import LNSFormat, LNSRounding, parse_lns_rounding
@@ -25,7 +27,45 @@ from .registry import get_format, register_format
 from .scaled import ScaledFormat, ScaleRule
 
 __all__ = ["LNSFormat", "LNSRounding", "parse_lns_rounding", "LNSDot", "default_frac_bits", "lns_table",
-           "lns_mul", "lns_to_fixed", "lns_dot", "lns_from_fixed", "lns_dot_code", "lns_scaled"]
+           "lns_mul", "lns_to_fixed", "lns_dot", "lns_from_fixed", "lns_dot_code", "lns_scaled", "check_scale",
+           "lns_encode_scaled", "lns_decode_scaled"]
+
+
+def check_scale(scale) -> np.ndarray:
+    """An explicit LNS scale (a number or an array broadcastable to the tensor) as float64; ValueError
+    unless every entry is a finite power of two > 0 (so that scaling is exact and shifts q)."""
+    try:
+        s = np.asarray(scale, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"scale={scale!r} must be a number or an array of numbers") from None
+    bad = ~np.isfinite(s) | (s <= 0)
+    if bad.any():
+        raise ValueError(f"scale {float(s[bad].flat[0])!r} is not allowed: LNS scales are finite powers of two > 0")
+    m, _ = np.frexp(s)
+    if (m != 0.5).any():
+        raise ValueError(f"scale {float(s[m != 0.5].flat[0])!r} is not a power of two; LNS scales are 2^k so that "
+                         f"products of scales stay exponent adds")
+    return s
+
+
+def _like(s: np.ndarray, x):
+    if s.ndim == 0:
+        return float(s)
+    import torch
+    return torch.from_numpy(s).to(x.device) if isinstance(x, torch.Tensor) else s
+
+
+def lns_encode_scaled(fmt, x, scale, **quantize_kw):
+    """Codes of x / scale in `fmt` (any rounding keyword of LNSFormat.encode); scale: check_scale."""
+    fmt = get_format(fmt)
+    return fmt.encode(x / _like(check_scale(scale), x), **quantize_kw)
+
+
+def lns_decode_scaled(fmt, codes, scale):
+    """decode(codes) * scale (float64 numpy or torch, as fmt.decode returns)."""
+    fmt = get_format(fmt)
+    v = fmt.decode(codes)
+    return v * _like(check_scale(scale), v)
 
 
 def lns_scaled(fmt, granularity: str = "tensor", name: str = "") -> ScaledFormat:

@@ -201,5 +201,7 @@ def lns_dot_code(fmt: LNSFormat, a, b, out_fmt: LNSFormat | None = None, frac_bi
     """`lns_dot` then `lns_from_fixed` into out_fmt (default fmt) of the value * 2^scale_exp (the
     product of power-of-two tensor scales divided by the output scale)."""
     out_fmt = _check_fmt(out_fmt or fmt, "out_fmt")
+    if isinstance(scale_exp, bool) or not isinstance(scale_exp, (int, np.integer)):
+        raise ValueError(f"scale_exp={scale_exp!r} must be an integer (scales are powers of two)")
     d = lns_dot(fmt, a, b, frac_bits, mitchell_bits, b_fmt)
     return lns_from_fixed(out_fmt, d.acc, d.frac_bits - int(scale_exp), _check_frac(frac_bits, fmt))

@@ -181,3 +181,8 @@ def test_lns16_dot_exact():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_scale_exp_must_be_an_integer():
+    with pytest.raises(ValueError, match="scale_exp=0.5 must be an integer"):
+        lns_dot_code(LNS8, np.array([64]), np.array([64]), scale_exp=0.5)

@@ -176,3 +176,25 @@ def test_containers_and_dtypes():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_explicit_power_of_two_scales():
+    from lowbit.numerics.lns import lns_decode_scaled, lns_encode_scaled
+    x = np.array([[3.0, -0.5], [100.0, 1e-3]])
+    c = lns_encode_scaled("lns8", x, 2.0 ** -3)
+    assert np.array_equal(c, LNS8.encode(x * 8))
+    assert np.array_equal(lns_decode_scaled("lns8", c, 0.125), LNS8.decode(c) / 8)
+    per_row = np.array([[1.0], [64.0]])
+    assert np.array_equal(lns_encode_scaled("lns8", torch.from_numpy(x), per_row).numpy(),
+                          LNS8.encode(x / per_row))
+
+
+@pytest.mark.parametrize("scale,match", [(0.0, "scale 0.0 is not allowed"), (-2.0, "scale -2.0 is not allowed"),
+                                         (np.inf, "scale inf"), (3.0, "scale 3.0 is not a power of two"),
+                                         (np.array([1.0, -1.0]), "scale -1.0"), ("x", "must be a number")])
+def test_bad_scales(scale, match):
+    from lowbit.numerics.lns import lns_decode_scaled, lns_encode_scaled
+    with pytest.raises(ValueError, match=match):
+        lns_encode_scaled("lns8", np.ones(2), scale)
+    with pytest.raises(ValueError, match=match):
+        lns_decode_scaled("lns8", np.ones(2, dtype=np.int64), scale)
