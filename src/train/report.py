@@ -56,12 +56,12 @@ def _f(v, fmt):
 
 
 def format_table(summary: list[dict]) -> str:
-    head = f"{'recipe':<14} {'final loss':>10} {'accuracy (mean ± std)':>22} {'bits/w':>7} {'upd lost':>9} " \
+    head = f"{'recipe':<18} {'final loss':>10} {'accuracy (mean ± std)':>22} {'bits/w':>7} {'upd lost':>9} " \
            f"{'pJ/w-update':>12}"
     lines = [head, "-" * len(head)]
     for s in summary:
         acc = "diverged" if s["accuracy_mean"] is None else f"{s['accuracy_mean']:.4f} ± {s['accuracy_std']:.4f}"
-        lines.append(f"{s['recipe']:<14} {_f(s['final_loss_mean'], '.4f'):>10} {acc:>22} "
+        lines.append(f"{s['recipe']:<18} {_f(s['final_loss_mean'], '.4f'):>10} {acc:>22} "
                      f"{s['bits_per_weight']:>7.2f} {_f(s['updates_lost_mean'], '.4f'):>9} "
                      f"{_f(s['pj_per_weight_update'], '.2f'):>12}")
         for e in s["errors"][:1]:
@@ -71,7 +71,7 @@ def format_table(summary: list[dict]) -> str:
     ptq = [(s["recipe"], k, v) for s in summary for k, v in s["ptq"].items()]
     if ptq:
         lines += ["", "post-training quantization of the trained weights (test accuracy mean ± std):"]
-        lines += [f"  {r:<14} -> {k:<10} {m:.4f} ± {sd:.4f}" for r, k, (m, sd) in ptq]
+        lines += [f"  {r:<18} -> {k:<10} {m:.4f} ± {sd:.4f}" for r, k, (m, sd) in ptq]
     return "\n".join(lines)
 
 
