@@ -150,6 +150,8 @@ class ScaledFormat:
             scale = np.where(amax == 0, 0.0, s * ts)
             if codes is not None:
                 codes = np.where(amax == 0, 0, codes)
+                if self.scale_format.nan_code is not None:  # a NaN block keeps its NaN in the codes
+                    codes = np.where(bad, self.scale_format.nan_code, codes)
         scale = np.where(bad, np.nan, scale)
         return scale, codes
 
@@ -167,7 +169,8 @@ class ScaledFormat:
         pad = (-moved.shape[-1]) % blk
         if pad:
             moved = np.concatenate([moved, np.zeros(moved.shape[:-1] + (pad,), moved.dtype)], axis=-1)
-        return moved, moved.reshape(moved.shape[:-1] + (-1, blk)), ax, pad
+        # the block count is explicit: -1 cannot be inferred when another axis is empty
+        return moved, moved.reshape(moved.shape[:-1] + (moved.shape[-1] // blk, blk)), ax, pad
 
     def _split(self, x, axis):
         arr, box = unbox_float(x)
@@ -238,7 +241,7 @@ class ScaledFormat:
         codes = self._elements(blocks, safe_scale, rounding, generator, rbits, random_bits, encode=True)
         if scode is None:
             scode = scale.astype(np.float32).view(np.int32).astype(np.int64) & 0xFFFFFFFF
-        return ScaledCodes(codes.reshape(moved.shape), scode, ts, tuple(arr.shape), ax, pad)
+        return ScaledCodes(codes.reshape(moved.shape), scode, ts, tuple(box.shape), ax, pad)
 
     def decode(self, sc: ScaledCodes) -> np.ndarray:
         """Values (float64 numpy) of encoded blocks."""
@@ -246,6 +249,7 @@ class ScaledFormat:
         blk = moved_shape[-1] if self.granularity != "block" else self.block
         if self.granularity == "tensor":
             blk = int(np.prod(moved_shape))
+        blk = max(blk, 1)  # empty tensors
         elems = np.asarray(self.element.decode(sc.codes), dtype=np.float64).reshape(-1, blk)
         if self.scale_format is None:
             scale = sc.scale_codes.astype(np.uint32).view(np.float32).astype(np.float64).reshape(-1)

@@ -69,29 +69,10 @@ def encode_tensor(x, fmt, axis: int = -1, **rounding) -> EncodedTensor:
         return EncodedTensor(fmt, shape, codes)
     if arr.ndim and not -arr.ndim <= axis < arr.ndim:
         raise ValueError(f"axis={axis} is out of range for a tensor of shape {shape}")
-    if arr.size == 0:
-        return _empty(fmt, shape, axis)
     sc = fmt.encode(arr, axis=axis, **rounding)
     ts = None if sc.tensor_scale is None else float(np.float32(sc.tensor_scale))
     return EncodedTensor(fmt, shape, np.asarray(sc.codes, np.int64), int(sc.axis), int(sc.padded),
                          np.asarray(sc.scale_codes, np.int64), ts)
-
-
-def _empty(fmt, shape: tuple, axis: int) -> EncodedTensor:
-    """A scaled tensor with no elements, laid out as ScaledFormat lays out others (axis last, padded to
-    whole blocks; one (1, N) row at tensor granularity). ScaledFormat.encode/decode cannot reshape some
-    empty shapes (e.g. (3, 0) blocked along axis 0), so the layout is built here."""
-    ax = axis % len(shape) if shape else 0
-    moved = (shape[:ax] + shape[ax + 1:] + (shape[ax],)) if shape else (1,)
-    n = moved[-1]
-    if fmt.granularity == "tensor":
-        cshape, sshape, pad = (1, 0), (1, 0), 0
-    else:
-        blk = fmt.block if fmt.granularity == "block" else max(n, 1)
-        pad = (-n) % blk
-        cshape, sshape = moved[:-1] + (n + pad,), moved[:-1] + ((n + pad) // blk,)
-    ts = 1.0 if getattr(fmt, "tensor_scale", False) else None
-    return EncodedTensor(fmt, shape, np.zeros(cshape, np.int64), ax, pad, np.zeros(sshape, np.int64), ts)
 
 
 def layout_of(fmt, shape: tuple, axis: int) -> EncodedTensor:
@@ -114,8 +95,6 @@ def decode_tensor(enc: EncodedTensor, dtype=None) -> np.ndarray:
     dtype = dtype or quantize_dtype(fmt)
     if not is_scaled(fmt):
         return np.asarray(fmt.decode(enc.codes)).astype(dtype).reshape(enc.shape)
-    if int(np.prod(enc.shape)) == 0:  # nothing to scale; (ScaledFormat.decode cannot reshape size 0)
-        return np.zeros(enc.shape, dtype)
     sc = ScaledCodes(enc.codes, enc.scales, enc.tensor_scale, enc.shape, enc.axis, enc.padded)
     return np.asarray(fmt.decode(sc)).astype(dtype).reshape(enc.shape)
 

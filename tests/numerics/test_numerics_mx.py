@@ -100,3 +100,23 @@ def test_tensor_and_channel_scaling(gran):
     dims = dict(dim=1) if gran == "channel" else {}
     # the amax of each scaled group maps onto the element max, so it survives (up to the fp32 scale rounding)
     assert float((q.abs().amax(**dims) - x.abs().amax(**dims)).abs().max()) < 1e-5
+
+
+@pytest.mark.parametrize("name", ["mxfp4_e2m1", "nvfp4", "ternary", "ternary_row", "mxint8"])
+@pytest.mark.parametrize("shape,axis", [((3, 0), 0), ((0,), 0), ((0, 5), 1), ((), 0), ((2, 3), 0)])
+def test_scaled_empty_and_0d_shapes_round_trip(name, shape, axis):
+    # encode/decode keep the caller's shape (0-d included) and agree with quantize, even when an axis is empty
+    f = get_format(name)
+    x = np.asarray(np.random.default_rng(0).random(shape))
+    q = f.quantize(x, axis=axis)
+    d = f.decode(f.encode(x, axis=axis))
+    assert q.shape == d.shape == x.shape
+    np.testing.assert_array_equal(d, q)
+
+
+def test_nvfp4_nan_block_gets_the_nan_scale_code():
+    f = get_format("nvfp4")
+    x = np.array([[np.nan] + [1.0] * 15, [2.0] * 16])
+    sc = f.encode(x)
+    assert sc.scale_codes[0, 0] == get_format("fp8_e4m3fn").nan_code
+    np.testing.assert_array_equal(np.isnan(f.decode(sc)), np.isnan(f.quantize(x)))
