@@ -95,13 +95,55 @@ class LowpOptimizer(FunctionalOptimizer):
     def _s(self, t):
         return self._qs.apply(t) if self._qs is not None else t
 
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Unscaled weight formats (and fp32 masters) update all parameters of a group as ONE flat tensor:
+        elementwise math, so the same values, with a few quantize calls per step instead of per parameter.
+        Per-tensor/channel scaled weights need their own scales: one parameter at a time."""
+        if self.hp.weight_scaling != "none":
+            return super().step(closure)
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for gi, group in enumerate(self.param_groups):
+            ps = [p for p in group["params"] if p.grad is not None]
+            if not ps:
+                continue
+            sts = [self.state[p] for p in ps]
+            flat = {"step": sts[0].get("step", 0), "pid": -1 - gi}
+            for key in ("m", "v", "c"):
+                if key in sts[0]:
+                    flat[key] = torch.cat([st[key].reshape(-1) for st in sts])
+            w = torch.cat([p.detach().reshape(-1) for p in ps])
+            g = torch.cat([p.grad.detach().reshape(-1).float() for p in ps])
+            new = self._update(w, g, flat, group["hp"])
+            sizes = [p.numel() for p in ps]
+            for p, st, part in zip(ps, sts, new.split(sizes)):
+                p.copy_(part.view_as(p))
+                st["step"] = flat["step"]
+            for key in ("m", "v", "c"):
+                if key in flat:
+                    for p, st, part in zip(ps, sts, flat[key].split(sizes)):
+                        st[key] = part.view_as(p).clone()
+            if self.counter is not None:
+                for p, st in zip(ps, sts):
+                    self._count(p, st)
+        return loss
+
     def _step_param(self, p, grad, state, hp):
+        p.copy_(self._update(p.detach(), grad.detach().float(), state, hp))
+        if self.counter is not None:
+            self._count(p, state)
+
+    def _update(self, w, grad, state, hp):
+        """One update of the tensor w (a parameter or all of them flattened): returns the new stored
+        weights; updates `state` (step, m, v, c) and the update statistics."""
         from lowbit.nn import derive_seed
         r = self._r
         t = state.get("step", 0) + 1
         state["step"] = t
-        w = p.detach()
-        g = r(grad.detach().float())
+        g = r(grad)
         if hp.weight_decay and not hp.adam:
             g = r(g + r(hp.weight_decay * w))
         if hp.adam:
@@ -148,9 +190,7 @@ class LowpOptimizer(FunctionalOptimizer):
         s["applied"] += float((torch.sign(u) * (eff_new - eff_old)).sum())
         s["nonzero"] += int(nz.sum())
         s["unchanged"] += int((nz & same).sum())
-        p.copy_(new)
-        if self.counter is not None:
-            self._count(p, state)
+        return new
 
     def _count(self, p, state):
         """Elementwise update work and traffic of this parameter (sim.training.update_work)."""
