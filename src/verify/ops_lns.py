@@ -89,7 +89,7 @@ def lns_dot_unit(fmt):
 
     def vectors(seed, quick):
         rng = np.random.default_rng(seed)
-        streams = (48 if quick else 160) if b <= 8 else 8
+        streams = (48 if quick else 160) if b <= 8 else 24
         draw = (lambda size: rng.integers(0, 1 << b, size)) if b > 8 else (lambda size: rng.choice(finite, size))
         a, bb = draw((streams, STEPS)), draw((streams, STEPS))
         a, bb = np.where(a == f.nan_code, 0, a), np.where(bb == f.nan_code, 0, bb)
@@ -129,5 +129,5 @@ def lns_dot_unit(fmt):
 
 
 register_op("lns_mul", ("lns8", "lns16"), lns_mul_unit, "LNS multiply: code add, sign xor, saturation")
-register_op("lns_dot", ("lns8", "lns8_mitchell2", "lns8_mitchell3", "lns16"), lns_dot_unit,
+register_op("lns_dot", ("lns8", "lns8_mitchell2", "lns8_mitchell3", "lns16_mitchell6", "lns16"), lns_dot_unit,
             "bucketed LNS dot product (2*gamma buckets of 1 << q, one constant multiply per bucket, back-conversion)")

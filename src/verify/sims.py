@@ -84,6 +84,12 @@ def _verilator_candidates():
 
 
 def _verilator() -> Simulator:
+    missing = [t for t in ("make", "perl") if shutil.which(t) is None]
+    if shutil.which(os.environ.get("CXX", "c++")) is None and shutil.which("g++") is None:
+        missing.append("a C++20 compiler (g++ >= 10)")
+    if missing:
+        raise SimulatorNotFound(f"Verilator needs {', '.join(missing)} to build models; "
+                                "install them: `sudo apt-get install g++ make perl` (Debian/Ubuntu)")
     seen = []
     for root, script, pkg_version in _verilator_candidates():
         env = dict(os.environ)
