@@ -5,10 +5,12 @@ covers fp8, fp4 or LNS, so lowbit derives them; label them "synthesized from hw/
     python hw/synth/synth.py                        # every target -> table + hw/synth/results.json
     python hw/synth/synth.py --only fp_mul_bf16 lns_mul_lns8 --out /tmp/s.json
 
-Flow per target: read_verilog; chparam (parameters from lowbit.verify, i.e. from the lowbit format);
-synth -flatten; abc -g cmos2 (a NAND/NOR/NOT netlist, so transistor counts compare like with like);
-stat -tech cmos. Targets named *_rne tie the rounding-mode input to round-to-nearest-even and
-saturation off through a generated wrapper, so only that datapath is counted. Transistor counts are
+Flow per target: a generated wrapper instantiates the unit with its parameters (from lowbit.verify, i.e.
+from the lowbit format); read_verilog; synth -flatten; abc -g cmos2 (a NAND/NOR/NOT netlist, so
+transistor counts compare like with like); stat -tech cmos. Targets named *_rne tie the rounding-mode
+input to round-to-nearest-even through the wrapper, so only that datapath is counted. `--verify` also
+writes each untied unit's gate-level netlist and runs its lowbit verify vectors on it (the netlist, not
+just the RTL, then matches lowbit.numerics). Transistor counts are
 Yosys' CMOS estimate (4 per 2-input NAND/NOR, 2 per inverter, flip-flops included): a relative area
 measure, not a sign-off number; energy per operation is not measured here.
 """
@@ -54,6 +56,7 @@ TARGETS = [
     Target("lns_mul_lns16", "lns_mul", "lns16"),
     Target("fp_mul_fp8_e4m3fn_all", "fp_mul", "fp8_e4m3fn", note="all 6 rounding modes, both overflow policies"),
     Target("fp_mul_bf16_all", "fp_mul", "bf16", note="all 6 rounding modes, both overflow policies"),
+    Target("fp_mul_fp4_e2m1fn_all", "fp_mul", "fp4_e2m1fn", note="all 6 rounding modes, both overflow policies"),
     Target("fp_add_bf16_all", "fp_add", "bf16", note="all 6 rounding modes incl. 8-bit SR"),
     Target("fp_add_lfsr_bf16", "fp_add_lfsr", "bf16", note="SR adder + 32-bit LFSR (8 bits/clock)"),
     Target("fp_kahan_bf16", "fp_kahan", "bf16", note="4 RNE adders + 2 registers, one update/clock"),
@@ -73,7 +76,9 @@ TARGETS = [
     Target("mx_dot_mxfp4_e2m1_k4", "mx_dot", "mxfp4_e2m1", macs=4, override={"K": 4}, note="4 products + fp32 RNE"),
     Target("mx_dot_mxfp4_e2m1_k8", "mx_dot", "mxfp4_e2m1", macs=8, override={"K": 8}, note="8 products + fp32 RNE"),
     Target("ternary_mac_int8", "ternary_mac", "int8", note="add/sub/skip into 24-bit register"),
-    Target("trit_plane_dot_p2_n16", "trit_plane_dot", "p2_n16", macs=32, note="2 planes x 16, 2 scale multiplies"),
+    # 16 elements take ABC over 15 minutes here (two 26 x 16-bit multipliers); 4 elements show the structure.
+    Target("trit_plane_dot_p2_n4", "trit_plane_dot", "p2_n16", macs=8, override={"N": 4},
+           note="2 planes x 4, 2 scale multiplies"),
     Target("sa_pe_int8", "sa_pe", "int8", note="systolic PE: int8 x int8 -> int32, operand registers"),
 ]
 
@@ -83,45 +88,51 @@ def _lit(v: int) -> str:
     return str(v) if 0 <= v < (1 << 31) else (f"{max(v.bit_length(), 32)}'h{v:x}" if v >= 0 else str(v))
 
 
-def _wrapper(unit, tie: dict) -> str:
-    """A top that ties some inputs of the unit to constants (so synthesis removes their logic)."""
-    ports = [p for p in unit.inputs if p.name not in tie]
-    decl = ([f"input [{p.width - 1}:0] {p.name}" for p in ports] + ([f"input {unit.clock}"] if unit.clock else [])
-            + [f"output [{p.width - 1}:0] {p.name}" for p in unit.outputs])
-    conns = [f".{p.name}({p.width}'d{tie[p.name]})" if p.name in tie else f".{p.name}({p.name})"
-             for p in unit.inputs] + [f".{p.name}({p.name})" for p in unit.outputs]
-    if unit.clock:
-        conns.append(f".{unit.clock}({unit.clock})")
-    params = ", ".join(f".{k}({_lit(v)})" for k, v in unit.params.items())
-    return (f"module lb_synth_top ({', '.join(decl)});\n  {unit.top} #({params}) u ({', '.join(conns)});\n"
+def _wrapper(top: str, params: dict, ports: dict, tie: dict) -> str:
+    """A top `lb_synth_top` instantiating `top` with `params` (parameters go in by instantiation: Yosys
+    0.23's chparam produced wrong netlists for these units, caught by simulating the netlist) and with
+    the inputs in `tie` driven by constants, so synthesis removes their logic."""
+    decl, conns = [], []
+    for name, (direction, width) in ports.items():
+        if name in tie:
+            conns.append(f".{name}({width}'d{tie[name]})")
+            continue
+        decl.append(f"{direction} [{width - 1}:0] {name}")
+        conns.append(f".{name}({name})")
+    plist = ", ".join(f".{k}({_lit(v)})" for k, v in params.items())
+    return (f"module lb_synth_top ({', '.join(decl)});\n  {top} #({plist}) u ({', '.join(conns)});\n"
             "endmodule\n")
 
 
 def _design(t: Target):
-    """(files, top, chparams, extra wrapper text or None) of a target."""
+    """(files, module, parameters) of a target."""
     from lowbit.verify import get_unit
     from lowbit.verify.ops import RTL_DIR
     if t.op == "sa_pe":
-        return [RTL_DIR / "sa_pe.v"], "sa_pe", {"ABITS": 8, "BBITS": 8, "ACCBITS": 32}, None
+        return [RTL_DIR / "sa_pe.v"], "sa_pe", {"ABITS": 8, "BBITS": 8, "ACCBITS": 32}
     unit = get_unit(t.op, t.fmt)
     if t.top:
-        return unit.rtl_paths(), t.top, {k: unit.params[k] for k in t.keep}, None
-    if t.tie:
-        return unit.rtl_paths(), "lb_synth_top", {}, _wrapper(unit, t.tie)
-    return unit.rtl_paths(), unit.top, {**unit.params, **t.override}, None
+        return unit.rtl_paths(), t.top, {k: unit.params[k] for k in t.keep}
+    return unit.rtl_paths(), unit.top, {**unit.params, **t.override}
 
 
-def synthesize(t: Target, timeout: int = 600) -> dict:
-    files, top, params, wrapper = _design(t)
+def synthesize(t: Target, timeout: int = 600, netlist_dir: Path | None = None) -> dict:
+    """Synthesize a target; with netlist_dir, also write its gate-level netlist there (module <name>)."""
+    from lowbit.verify.ports import module_ports
+    files, top, params = _design(t)
+    ports = module_ports(files, top, params)   # elaborated widths (ports only)
+    if ports is None or any(w is None for _, w in ports.values()):
+        raise RuntimeError(f"{t.name}: could not read the ports of {top}")
     with tempfile.TemporaryDirectory() as tmp:
-        srcs = [str(f) for f in files]
-        if wrapper:
-            w = Path(tmp) / "lb_synth_top.v"
-            w.write_text(wrapper)
-            srcs.append(str(w))
-        chp = " ".join(f"-set {k} {_lit(v)}" for k, v in params.items())
-        script = (f"read_verilog {' '.join(srcs)}; " + (f"chparam {chp} {top}; " if chp else "")
-                  + f"synth -top {top} -flatten; abc -g cmos2; opt_clean; stat -tech cmos")
+        w = Path(tmp) / "lb_synth_top.v"
+        w.write_text(_wrapper(top, params, ports, t.tie))
+        srcs = [str(f) for f in files] + [str(w)]
+        write = ""
+        if netlist_dir is not None:
+            Path(netlist_dir).mkdir(parents=True, exist_ok=True)
+            write = f"; rename lb_synth_top {t.name}; write_verilog -noattr {Path(netlist_dir) / (t.name + '.v')}"
+        script = (f"read_verilog {' '.join(srcs)}; synth -top lb_synth_top -flatten; abc -g cmos2; opt_clean; "
+                  f"stat -tech cmos{write}")
         t0 = time.perf_counter()
         try:
             res = subprocess.run(["yosys", "-p", script], capture_output=True, text=True, timeout=timeout)
@@ -133,7 +144,8 @@ def synthesize(t: Target, timeout: int = 600) -> dict:
     cells = int(re.search(r"Number of cells:\s+(\d+)", out)[1])
     trans = int(re.search(r"Estimated number of transistors:\s+(\d+)", out)[1])
     types = {m[1]: int(m[2]) for m in re.finditer(r"^\s+(\$_\w+_)\s+(\d+)$", out, re.M)}
-    return {"op": t.op, "format": t.fmt, "top": top, "params": {k: (str(v) if v >= 1 << 63 else v) for k, v in params.items()},
+    return {"op": t.op, "format": t.fmt, "top": top, "tied": t.tie,
+            "params": {k: (str(v) if v >= 1 << 63 else v) for k, v in params.items()},
             "cells": cells, "transistors": trans, "cell_types": types, "macs_per_eval": t.macs,
             "transistors_per_mac": trans / t.macs, "note": t.note, "seconds": round(time.perf_counter() - t0, 2)}
 
@@ -149,6 +161,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per Yosys run")
+    ap.add_argument("--verify", action="store_true", help="simulate the gate-level netlists against the numerics")
+    ap.add_argument("--sim", default="icarus", help="simulator for --verify (default icarus)")
+    ap.add_argument("--netlists", help="folder for the gate-level netlists (default: temporary)")
     args = ap.parse_args(argv)
     if args.list:
         for t in TARGETS:
@@ -158,7 +173,19 @@ def main(argv=None) -> int:
     unknown = set(args.only or []) - {t.name for t in TARGETS}
     if unknown:
         raise SystemExit(f"unknown targets: {sorted(unknown)}; see --list")
-    rows = {t.name: synthesize(t, args.timeout) for t in chosen}
+    netlists = Path(args.netlists) if args.netlists else (Path(tempfile.mkdtemp()) if args.verify else None)
+    rows = {t.name: synthesize(t, args.timeout, netlists) for t in chosen}
+    if args.verify:
+        from lowbit.verify import check_unit, get_unit
+        for t in chosen:
+            r = rows[t.name]
+            if t.tie or t.top or t.override or t.op == "sa_pe" or "error" in r:
+                continue   # netlists whose ports differ from the operation's are not checked
+            full = len(next(iter(get_unit(t.op, t.fmt).vectors(0, False).values()))) <= 100_000
+            rep = check_unit(t.op, t.fmt, sim=args.sim, sources=[netlists / f"{t.name}.v"], top=t.name,
+                             quick=not full, check_ports=False)
+            r["netlist_check"] = {"simulator": args.sim, "vectors": rep.vectors, "mismatches": rep.mismatches}
+            print(f"gate-level {t.name}: {rep.vectors} vectors, {rep.mismatches} mismatches")
     for fmt in ("mxfp8_e4m3", "mxfp4_e2m1"):   # two-point fit of the MX units: T(K) = fixed + K * per_element
         k4, k8 = rows.get(f"mx_dot_{fmt}_k4", {}), rows.get(f"mx_dot_{fmt}_k8", {})
         if "transistors" in k4 and "transistors" in k8:

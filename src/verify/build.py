@@ -17,6 +17,7 @@ Example (what the export tests and user scripts use)::
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -120,6 +121,16 @@ def build(sim: str, sources, top: str, parameters: dict | None = None, defines: 
     key = _key(simobj, srcs, top, parameters, defines, flags)
     bdir = Path(build_dir) if build_dir else build_root() / sim / f"{top}-{key[:16]}"
     bdir.mkdir(parents=True, exist_ok=True)
+    # Another process may build the same directory right now (two test runs): one builds, one waits.
+    with open(bdir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _build_locked(sim, simobj, srcs, top, parameters, defines, flags, key, bdir, label)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _build_locked(sim, simobj, srcs, top, parameters, defines, flags, key, bdir, label) -> Build:
     result = Build(sim, top, bdir, parameters)
     stamp = bdir / "lowbit.stamp"
     product = bdir / ("sim.vvp" if sim == "icarus" else top)

@@ -1,7 +1,8 @@
 """Port checks for user modules: does `top` in these files have the ports an operation needs?
 
-Ports are read from Yosys' elaborated view (`read_verilog; hierarchy -top ... -chparam ...; write_json`,
-Yosys manual, "write_json"), which resolves parameter-dependent widths. Without Yosys, names and
+Ports are read from Yosys' elaborated view of the top alone (`read_verilog; blackbox <the other
+modules>; hierarchy -top ... -chparam ...; write_json`, Yosys manual), which resolves
+parameter-dependent widths. Without Yosys, names and
 directions come from the module header text (ANSI or Verilog-1995 style) and widths go unchecked. If
 Yosys cannot parse the files the check steps aside, so that the simulator's own compile message is
 what the user sees.
@@ -27,7 +28,11 @@ def _yosys_ports(sources, top, params):
         out = Path(tmp) / "ports.json"
         chp = " ".join(f"-chparam {k} {int(v)}" for k, v in (params or {}).items())
         reads = "; ".join(f"read_verilog {Path(s).resolve()}" for s in sources)
-        script = f"{reads}; hierarchy -top {top} {chp}; proc; write_json {out}"
+        # Only the top is elaborated: the others become black boxes (Yosys 0.23's hierarchy -chparam
+        # trips an assertion when a derived submodule is instantiated twice).
+        others = sorted({m[1] for src in sources for m in _MODULE.finditer(_strip(Path(src)))} - {top})
+        bbox = f"blackbox {' '.join(others)}; " if others else ""
+        script = f"{reads}; {bbox}hierarchy -top {top} {chp}; proc; write_json {out}"
         res = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True, timeout=120)
         if res.returncode != 0 or not out.is_file():
             text = res.stdout + res.stderr
@@ -48,10 +53,14 @@ _DIR = re.compile(r"\b(input|output|inout)\b")
 _SKIP = {"wire", "reg", "signed", "unsigned", "integer", "logic", "var"}
 
 
+def _strip(path: Path) -> str:
+    return re.sub(r"//[^\n]*|/\*.*?\*/", "", path.read_text(errors="replace"), flags=re.S)
+
+
 def _text_ports(sources, top):
     """{name: (direction, None)} from the module text (comments stripped), or None if top is absent."""
     for s in sources:
-        text = re.sub(r"//[^\n]*|/\*.*?\*/", "", Path(s).read_text(errors="replace"), flags=re.S)
+        text = _strip(Path(s))
         for m in _MODULE.finditer(text):
             if m[1] != top:
                 continue
