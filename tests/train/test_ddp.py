@@ -1,5 +1,5 @@
-"""DDP on 2 CPU processes (gloo): both ranks end with bit-identical weights, and a second launch
-reproduces every rank's result bit for bit (stochastic rounding in layers and write-back)."""
+"""DDP on 2 CPU processes (gloo): both ranks end with bit-identical weights, and a second run
+(same launch, same seed) reproduces every rank's result bit for bit (stochastic rounding in layers and write-back)."""
 import socket
 
 import pytest
@@ -16,8 +16,9 @@ def _worker(rank, world, port, out_dir):
     from lowbit.train.ddp import ddp_train
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
-        res = ddp_train(load_config(CFG), rank, world, max_steps=8)[0]
-        torch.save(res["model_state"], f"{out_dir}/rank{rank}.pt")
+        for rep in range(2):   # twice in one launch: the second run must reproduce the first bit for bit
+            res = ddp_train(load_config(CFG), rank, world, max_steps=8)[0]
+            torch.save(res["model_state"], f"{out_dir}/rank{rank}_{rep}.pt")
     finally:
         dist.destroy_process_group()
 
@@ -30,17 +31,14 @@ def _free_port():
 
 def _launch(tmp):
     mp.spawn(_worker, args=(2, _free_port(), str(tmp)), nprocs=2, join=True)
-    return [torch.load(f"{tmp}/rank{r}.pt") for r in range(2)]
+    return [[torch.load(f"{tmp}/rank{r}_{rep}.pt") for r in range(2)] for rep in range(2)]
 
 
 @pytest.mark.slow
 def test_ddp_two_ranks_identical_and_reproducible(tmp_path):
     if not dist.is_available() or not dist.is_gloo_available():
         pytest.skip("torch.distributed with gloo is not available")
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = _launch(tmp_path / "a")
-    b = _launch(tmp_path / "b")
+    a, b = _launch(tmp_path)
     for k, v in a[0].items():
         if v.is_floating_point():
             assert torch.equal(v, a[1][k]), f"ranks differ in {k}"

@@ -25,7 +25,8 @@ def _study(key):
 
 STUDIES = {
     "bf16": {"recipes": ["fp32", "bf16_nearest", "bf16_sr", "bf16_kahan"], "optimizer": {"lr": 0.02}},
-    "fp8": {"recipes": ["fp32", "fp8", "mxfp8"]},
+    # fp8/MX and ternary share their fp32 runs (ptq evaluates the trained fp32 weights post-training)
+    "fp8_ternary": {"recipes": ["fp32", "fp8", "mxfp8", "ternary"], "ptq": ["ternary1", "ternary2", "binary"]},
     # one per-tensor scale vs per-block scales when samples (tokens) span 2^-3..2^3
     "fp4": {"recipes": ["fp32", "fp4_tensor", "mxfp4", "nvfp4"], "data": {"scale_spread": 3.0},
             "optimizer": {"name": "adamw", "lr": 0.01}},
@@ -34,7 +35,6 @@ STUDIES = {
                                                 "input": {"clamp_quantile": 0.95}}],
             "data": {"outlier_channels": 2, "outlier_scale": 20.0}, "optimizer": {"name": "adamw", "lr": 0.01}},
     "eco": {"recipes": ["fp8", "fp8_nomaster", "eco_fp8"], "optimizer": {"lr": 0.03}},
-    "ternary": {"recipes": ["fp32", "ternary"], "ptq": ["ternary1", "ternary2", "binary"]},
 }
 
 
@@ -50,7 +50,7 @@ def test_bf16_nearest_loses_updates_and_sr_kahan_recover():
 
 @pytest.mark.slow
 def test_fp8_and_mxfp8_train_near_fp32():
-    s = _study("fp8")
+    s = _study("fp8_ternary")
     for r in ("fp8", "mxfp8"):
         assert s[r]["accuracy"] > s["fp32"]["accuracy"] - 0.03
 
@@ -79,7 +79,7 @@ def test_eco_beats_naive_master_weight_removal():
 
 @pytest.mark.slow
 def test_ternary_qat_beats_one_plane_ptq_and_planes_order():
-    s = _study("ternary")
+    s = _study("fp8_ternary")
     fp = s["fp32"]
     assert s["ternary"]["accuracy"] > fp["ternary1"]              # QAT > post-training, one trit-plane
     assert fp["ternary2"] > fp["ternary1"] > fp["binary"]          # two planes > one plane > binary
