@@ -13,6 +13,7 @@ Every unknown key or bad value raises a ValueError naming the key, the value and
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +93,14 @@ class RunConfig:
         object.__setattr__(self, "ptq", tuple(self.ptq))
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads `1e-3` (no dot) as a string; configs mean a number."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
 _TOP = [f.name for f in dataclasses.fields(RunConfig) if f.name != "source"] + ["optional_recipes", "optimizer"]
 
 
@@ -106,7 +115,7 @@ def load_config(src=None) -> RunConfig:
         path = Path(src)
         if not path.is_file():
             raise FileNotFoundError(f"config file {str(path)!r} not found (see configs/runs/)")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=_Loader) or {}
         source = str(path)
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a run config must be a mapping of keys, got {type(data).__name__}")

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+import yaml
 
 from lowbit.cli import main
 from lowbit.nn import NonFiniteError
@@ -78,3 +79,13 @@ def test_train_command_writes_report_and_resumes(tmp_path, capsys):
     m2 = json.loads((out / "metrics.json").read_text())
     assert [r["accuracy"] for r in m2["runs"]] == [r["accuracy"] for r in m["runs"]]
     assert "fp32" in first and "bf16_nearest" in first
+
+
+def test_train_command_reports_divergence_and_exits_3(tmp_path, capsys):
+    cfg = tmp_path / "nan.yaml"
+    cfg.write_text(yaml.safe_dump({**TINY, "epochs": 1, "jobs": 1, "recipes": [
+        "fp32", {"base": "fp32", "name": "blowup", "optimizer": {"lr": 1e30, "momentum": 0.0}}]}))
+    assert main(["train", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]) == 3
+    out = capsys.readouterr().out
+    assert "diverged" in out and "non-finite values (NaN/Inf) at step" in out
+    assert (tmp_path / "o" / "checkpoints" / "fp32_seed0.pt").is_file()
