@@ -52,3 +52,36 @@ def test_eco_puts_the_write_back_error_into_momentum():
     e = (target - q).float()
     m = opt.state[p]["m"]
     assert torch.allclose(m, g + (1 - 1 / 0.9) * e / 0.01, rtol=1e-6, atol=1e-7)
+
+
+def _compare_with_torch(ours_kw, torch_cls, torch_kw, steps=5):
+    torch.manual_seed(1)
+    w0 = torch.randn(30)
+    grads = [torch.randn(30) for _ in range(steps)]
+    a, b = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(w0.clone())
+    ours, ref = LowpOptimizer([a], **ours_kw), torch_cls([b], **torch_kw)
+    for g in grads:
+        a.grad, b.grad = g.clone(), g.clone()
+        ours.step()
+        ref.step()
+    assert torch.allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_fp32_momentum_and_adamw_match_torch_optimizers():
+    """With fp32 everywhere the low-precision shell is plain SGD-momentum / AdamW (torch as reference)."""
+    _compare_with_torch(dict(lr=0.1, momentum=0.9, weight_decay=0.01), torch.optim.SGD,
+                        dict(lr=0.1, momentum=0.9, weight_decay=0.01))
+    _compare_with_torch(dict(lr=0.01, adam=True, weight_decay=0.1), torch.optim.AdamW,
+                        dict(lr=0.01, weight_decay=0.1))
+
+
+def test_states_live_in_their_format():
+    p = torch.nn.Parameter(torch.randn(64))
+    opt = LowpOptimizer([p], lr=0.01, adam=True, state_format="bf16", weight_format="bf16", rounding="stochastic")
+    bf16 = get_format("bf16")
+    for _ in range(3):
+        p.grad = torch.randn(64)
+        opt.step()
+    st = opt.state[p]
+    for t in (st["m"], st["v"], p.detach()):
+        assert torch.equal(t, bf16.quantize(t))
