@@ -166,3 +166,33 @@ def test_block_padding_is_reported():
     notes = c.summary()["notes"]
     assert any("0.fwd: reduction dim 40" in n and "zero-padded to 64" in n for n in notes)
     assert any("0.bwd_weight: reduction dim 7" in n for n in notes)
+
+
+def test_accumulator_emulation_matches_sequential_bf16_sum():
+    """An AccSpec(bf16, block_k) GEMM adds its products one by one into a bf16 accumulator, which is
+    added into fp32 every block_k terms. Reference: ml_dtypes casts of exact float32 partial sums
+    (inputs are bf16 values with 3 significant bits: every product and fp32 partial sum is exact)."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    import numpy as np
+    from lowbit.recipes import AccSpec
+    rng = np.random.default_rng(0)
+    vals = np.array([-13, -7, -3.5, -1.75, 1.75, 3.5, 7, 13], dtype=np.float32)
+    x = rng.choice(vals, (3, 40)).astype(np.float32)
+    w = rng.choice(vals, (2, 40)).astype(np.float32)
+    bf = lambda v: np.float32(ml_dtypes.bfloat16(np.float32(v)))
+    for block in (None, 8):
+        lin = QLinear(40, 2, bias=False, recipe=Recipe("acc", accumulator=AccSpec("bf16", block_k=block)))
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w))
+        y = lin(torch.from_numpy(x)).detach().numpy()
+        ref = np.zeros((3, 2), dtype=np.float32)
+        for i in range(3):
+            for j in range(2):
+                acc, total = np.float32(0), np.float32(0)
+                for k in range(40):
+                    acc = bf(acc + x[i, k] * w[j, k])
+                    if block and (k + 1) % block == 0:
+                        total, acc = np.float32(total + acc), np.float32(0)
+                ref[i, j] = np.float32(total + acc) if block else acc
+        assert np.array_equal(y, ref), block
+        assert not np.array_equal(ref, x @ w.T)   # bf16 accumulation does lose bits here
