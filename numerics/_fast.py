@@ -14,6 +14,7 @@ An MX block shifts the element grid by its scale exponent instead of dividing by
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -27,6 +28,10 @@ except ImportError:  # pragma: no cover - numba is a dependency
     numba = None
 
 _F64_EXP = 0x7FF0000000000000
+# Below this many elements a call runs on the calling thread: waking the thread pool costs more than the
+# work, and on a loaded machine an OpenMP barrier waiting for a descheduled worker costs milliseconds
+# (measured: 5 ms per 4096-element call with 2 threads under load vs 15 us on one thread).
+PARALLEL_MIN = 1 << 16
 
 
 def enabled() -> bool:
@@ -112,17 +117,30 @@ if numba is not None:
         golden = np.uint64(0x9E3779B97F4A7C15)
         return np.int64(_mix64(sbase + (np.uint64(idx) + np.uint64(1)) * golden) >> rshift)
 
+    @njit(cache=True, inline="always")
+    def _quantize_at(x, i, mbits, emin, q_sub, has_zero, signed, no_negzero, maxv, minnorm, pos_ovf, neg_ovf,
+                     pos_inf, neg_inf, mode, rbits, rand, use_rand, sbase, rshift, offset):
+        # explicit random bits are indexed per call; the counter stream by offset + i
+        idx = np.int64(i) if use_rand else np.int64(offset) + np.int64(i)
+        r = _rand_at(idx, use_rand, rand, sbase, rshift, mode)
+        return _round_one(x[i], mbits, emin, q_sub, has_zero, signed, no_negzero, maxv, minnorm,
+                          pos_ovf, neg_ovf, pos_inf, neg_inf, mode, rbits, r)
+
     @njit(cache=True, parallel=True)
     def _quantize_body(x, out, mbits, emin, q_sub, has_zero, signed, no_negzero, maxv, minnorm,
-                         pos_ovf, neg_ovf, pos_inf, neg_inf, mode, rbits, rand, use_rand, seed, offset):
+                       pos_ovf, neg_ovf, pos_inf, neg_inf, mode, rbits, rand, use_rand, seed, offset):
         sbase = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
         rshift = np.uint64(64 - rbits)
-        for i in prange(x.shape[0]):
-            # explicit random bits are indexed per call; the counter stream by offset + i
-            idx = np.int64(i) if use_rand else np.int64(offset) + np.int64(i)
-            r = _rand_at(idx, use_rand, rand, sbase, rshift, mode)
-            out[i] = _round_one(x[i], mbits, emin, q_sub, has_zero, signed, no_negzero, maxv, minnorm,
-                                pos_ovf, neg_ovf, pos_inf, neg_inf, mode, rbits, r)
+        if x.shape[0] < PARALLEL_MIN:  # small tensors stay on this thread (see PARALLEL_MIN)
+            for i in range(x.shape[0]):
+                out[i] = _quantize_at(x, i, mbits, emin, q_sub, has_zero, signed, no_negzero, maxv, minnorm,
+                                      pos_ovf, neg_ovf, pos_inf, neg_inf, mode, rbits, rand, use_rand, sbase,
+                                      rshift, offset)
+        else:
+            for i in prange(x.shape[0]):
+                out[i] = _quantize_at(x, i, mbits, emin, q_sub, has_zero, signed, no_negzero, maxv, minnorm,
+                                      pos_ovf, neg_ovf, pos_inf, neg_inf, mode, rbits, rand, use_rand, sbase,
+                                      rshift, offset)
 
     @njit(cache=True)
     def _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
@@ -158,15 +176,19 @@ if numba is not None:
 
     @njit(cache=True, parallel=True)
     def _mx_body(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                   mode, rbits, rand, use_rand, seed):
+                 mode, rbits, rand, use_rand, seed):
         # x: (blocks, k). Scale 2^e per block by the rule (0 floor, 1 ceil, 2 even, 3 rceil), then the
         # element grid shifted by e: emin + e, subnormal step q_sub + e, saturation at max * 2^e.
         sbase = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
         rshift = np.uint64(64 - rbits)
-        for blk in prange(x.shape[0]):
-            _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                      mode, rbits, rand, use_rand, sbase, rshift)
-
+        if x.size < PARALLEL_MIN:
+            for blk in range(x.shape[0]):
+                _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
+                          mode, rbits, rand, use_rand, sbase, rshift)
+        else:
+            for blk in prange(x.shape[0]):
+                _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
+                          mode, rbits, rand, use_rand, sbase, rshift)
 
     # The mode reaches the loops as a compile-time literal: one specialized loop per mode lets LLVM
     # drop the other modes' code and vectorize (about 1.7x for nearest-even, measured).
@@ -183,16 +205,57 @@ if numba is not None:
                  literally(mode), rbits, rand, use_rand, seed)
 
 
+_ENTRY: dict = {}
+
+
+def _call_literal(kernel, args: tuple, mode: int, key: tuple, arrays: tuple):
+    """Call `kernel` (whose `mode` argument is forced literal) without Numba's literal re-dispatch on
+    every call: that costs milliseconds, as Numba first types `mode` as int64, fails, and retries.
+    The compiled entry point of the specialization is found once per (kernel, mode, array dtypes) and
+    called directly afterwards; the argument types are the same at every call site below."""
+    for a in arrays:
+        if not (a.flags.c_contiguous and a.flags.aligned):
+            return kernel(*args)  # the cached entry points were compiled for C-contiguous, aligned arrays
+    entry = _ENTRY.get((kernel, mode, key))
+    if entry is not None:
+        return entry(*args)
+    before = set(kernel.overloads)
+    kernel(*args)  # compiles or loads the specialization (and computes this call's result)
+    new = [sig for sig in kernel.overloads if sig not in before]
+    if len(new) == 1:
+        _ENTRY[(kernel, mode, key)] = kernel.overloads[new[0]].entry_point
+    else:  # already compiled by an earlier call with another key: match the literal mode and dtypes
+        want = tuple(numba.typeof(a) for a in args)
+        for sig, cres in kernel.overloads.items():
+            if len(sig) == len(want) and all(
+                    (getattr(t, "literal_value", None) == mode) if getattr(t, "literal_value", None) is not None
+                    else t == w for t, w in zip(sig, want)):
+                _ENTRY[(kernel, mode, key)] = cres.entry_point
+                break
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _float_params(fmt, mode: Rounding, overflow) -> tuple:
+    """The kernel's scalar parameters of a (format, mode, overflow): derived once, not per call."""
+    pos_ovf, neg_ovf, pos_inf, neg_inf = fmt._specials(mode, overflow)
+    q_sub = fmt.emin - (fmt.mbits if fmt.subnormals else 0)
+    return (int(fmt.mbits), int(fmt.emin), int(q_sub), bool(fmt.has_zero), bool(fmt.signed),
+            bool(fmt.policy == "fnuz" or not fmt.signed), float(fmt.max), float(fmt.min_normal),
+            float(pos_ovf), float(neg_ovf), float(pos_inf), float(neg_inf), MODE_ID[mode])
+
+
+_NO_RAND = np.zeros(1, dtype=np.int64)
+
+
 def quantize_float(fmt, x, mode: Rounding, overflow, rbits, rand, seed, offset, out_dtype):
     out = np.empty(x.shape, dtype=out_dtype)
-    pos_ovf, neg_ovf, pos_inf, neg_inf = fmt._specials(mode, overflow)
     use_rand = rand is not None
-    rand_arr = rand if use_rand else np.zeros(1, dtype=np.int64)
-    q_sub = fmt.emin - (fmt.mbits if fmt.subnormals else 0)
-    _quantize_kernel(x, out, fmt.mbits, fmt.emin, q_sub, fmt.has_zero, fmt.signed,
-                     fmt.policy == "fnuz" or not fmt.signed, fmt.max, fmt.min_normal,
-                     pos_ovf, neg_ovf, pos_inf, neg_inf, MODE_ID[mode], int(rbits), rand_arr, use_rand,
-                     int(seed), int(offset))
+    rand_arr = rand if use_rand else _NO_RAND
+    params = _float_params(fmt, mode, overflow)
+    args = (x, out) + params + (int(rbits), rand_arr, use_rand, int(seed), int(offset))
+    _call_literal(_quantize_kernel, args, params[-1], (x.dtype.char, out.dtype.char, rand_arr.dtype.char),
+                  (x, out, rand_arr))
     return out
 
 
@@ -203,9 +266,12 @@ def quantize_pow2_blocks(elem, rule: str, blocks, mode: Rounding, rbits, rand, s
     """Quantize (blocks, k) values with a power-of-two scale per block; returns the dequantized values."""
     out = np.empty(blocks.shape, dtype=out_dtype)
     use_rand = rand is not None
-    rand_arr = rand if use_rand else np.zeros(1, dtype=np.int64)
+    rand_arr = rand if use_rand else _NO_RAND
     emax = int(np.frexp(elem.max)[1]) - 1
     q_sub = elem.emin - (elem.mbits if elem.subnormals else 0)
-    _mx_kernel(blocks, out, _RULE_ID[rule], emax, elem.mbits, float(elem.max), elem.mbits, elem.emin, q_sub,
-               int(elo), int(ehi), MODE_ID[mode], int(rbits), rand_arr, use_rand, int(seed))
+    args = (blocks, out, _RULE_ID[rule], int(emax), int(elem.mbits), float(elem.max), int(elem.mbits),
+            int(elem.emin), int(q_sub), int(elo), int(ehi), MODE_ID[mode], int(rbits), rand_arr, bool(use_rand),
+            int(seed))
+    _call_literal(_mx_kernel, args, MODE_ID[mode], (blocks.dtype.char, out.dtype.char, rand_arr.dtype.char),
+                  (blocks, out, rand_arr))
     return out

@@ -38,6 +38,8 @@ class Overflow(enum.Enum):
     WRAP = "wrap"          # two's-complement wrap-around (integer/fixed formats only)
 
 
+_BY_VALUE = {(cls, m.value): m for cls in (Rounding, Overflow) for m in cls}  # the hot path's lookup
+
 # Small integer ids shared with the Numba kernels.
 MODE_ID = {Rounding.NEAREST_EVEN: 0, Rounding.NEAREST_AWAY: 1, Rounding.TOWARD_ZERO: 2,
            Rounding.UP: 3, Rounding.DOWN: 4, Rounding.STOCHASTIC: 5}
@@ -46,6 +48,9 @@ MODE_ID = {Rounding.NEAREST_EVEN: 0, Rounding.NEAREST_AWAY: 1, Rounding.TOWARD_Z
 def _parse_enum(cls, value, what: str):
     if isinstance(value, cls):
         return value
+    hit = _BY_VALUE.get((cls, value)) if isinstance(value, str) else None
+    if hit is not None:
+        return hit
     try:
         return cls(str(value))
     except ValueError:

@@ -10,30 +10,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 
-__all__ = ["run_sweep", "single_thread", "check_fast_path"]
-
-
-def check_fast_path(limit_s: float = 2e-3) -> str | None:
-    """If the Numba fast path of numerics is slower than its numpy reference should ever be (a call on
-    4096 elements above `limit_s` after warm-up: a dispatch regression, not a kernel), switch this
-    process and its workers to the reference with LOWBIT_NO_FAST=1 (numerics' own switch; its parity
-    tests make both bit-identical) and return a message saying so."""
-    if os.environ.get("LOWBIT_NO_FAST") == "1":
-        return None
-    import time
-    import numpy as np
-    from lowbit.numerics import get_format
-    f, x = get_format("bf16"), np.linspace(-3, 3, 4096, dtype=np.float32)
-    f.quantize(x)
-    t = time.perf_counter()
-    for _ in range(3):
-        f.quantize(x)
-    per_call = (time.perf_counter() - t) / 3
-    if per_call <= limit_s:
-        return None
-    os.environ["LOWBIT_NO_FAST"] = "1"
-    return (f"lowbit: the numerics fast path takes {per_call * 1e3:.1f} ms per quantize call here; using the "
-            "bit-identical numpy reference (LOWBIT_NO_FAST=1) for this run")
+__all__ = ["run_sweep", "single_thread"]
 
 
 def single_thread():
@@ -72,9 +49,6 @@ def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True
     tasks = [(cfg, r, s, None if ckpt_dir is None else os.path.join(ckpt_dir, f"{r.name}_seed{s}.pt"), resume)
              for r in cfg.recipes for s in cfg.seeds]
     jobs = max(1, min(jobs or cfg.jobs, len(tasks)))
-    note = check_fast_path()
-    if note:
-        print(note, flush=True)
     bar = tqdm(total=len(tasks), desc="lowbit run", unit="run", disable=not progress, dynamic_ncols=True)
     results = {}
     try:

@@ -45,7 +45,8 @@ def test_float_kernel_is_bit_identical_to_reference(fmt, monkeypatch):
     x32, x64 = inputs(7)
     for mode in MODES:
         for overflow in ("saturate", "ieee"):
-            for x in (x32, x64):
+            # the full arrays run the multi-threaded loop, the short ones the single-thread loop
+            for x in (x32, x64, x32[:3001], x64[:3001]):
                 kw = dict(rounding=mode, overflow=overflow, generator=11, rbits=13, offset=3)
                 got = f.quantize(x, **kw)
                 want = reference(lambda: f.quantize(x, **kw), monkeypatch)
@@ -76,9 +77,10 @@ def test_block_kernel_is_bit_identical_to_reference(fmt, monkeypatch):
     x = (rng.standard_normal((40, 77)) * np.exp2(rng.integers(-140, 120, (40, 1)))).astype(np.float32)
     x[0, 3], x[1, :], x[2, 5], x[3, 7], x[4, :] = np.nan, 0.0, np.inf, -0.0, 1e-41  # specials, subnormals
     x[5, :] = np.float32(3.4e38) * np.sign(rng.standard_normal(77))                # near float32 max
+    big = np.tile(x, (60, 30))  # large enough for the multi-threaded loop
     for mode in MODES:
         for axis in (0, 1):
-            for arr in (x, x.astype(np.float64)):
+            for arr in (x, x.astype(np.float64), big):
                 kw = dict(axis=axis, rounding=mode, generator=2, rbits=8)
                 got = fmt.quantize(arr, **kw)
                 want = reference(lambda: fmt.quantize(arr, **kw), monkeypatch)
