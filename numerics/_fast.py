@@ -158,6 +158,19 @@ if numba is not None:
                 out[blk, j] = 0.0
             return
         amax = np.int64(amax_bits + 0).view(np.float64)  # a fresh temporary: Numba's view needs one
+        if rule == 4:
+            # AMAX with an fp32 scale: s = fp32(amax / max_elem), elements rounded from x / s (one float64
+            # division, as the reference does) with saturation, values q * s.
+            s = np.float64(np.float32(amax / elem_max))
+            for j in range(k):
+                if s > 0.0:
+                    r = _rand_at(np.int64(blk) * k + j, use_rand, rand, sbase, rshift, mode)
+                    q = _round_one(np.float64(x[blk, j]) / s, mbits, emin, q_sub, True, True, False, elem_max,
+                                   0.0, elem_max, -elem_max, elem_max, -elem_max, mode, rbits, r)
+                    out[blk, j] = q * s
+                else:
+                    out[blk, j] = 0.0
+            return
         lg = _elog(amax_bits)
         e = lg - emax
         if rule == 1:
@@ -259,19 +272,25 @@ def quantize_float(fmt, x, mode: Rounding, overflow, rbits, rand, seed, offset, 
     return out
 
 
-_RULE_ID = {"floor": 0, "ceil": 1, "even": 2, "rceil": 3}
+_RULE_ID = {"floor": 0, "ceil": 1, "even": 2, "rceil": 3, "amax": 4}
+
+
+@functools.lru_cache(maxsize=None)
+def _block_params(elem, rule: str, elo: int, ehi: int) -> tuple:
+    emax = int(np.frexp(elem.max)[1]) - 1
+    q_sub = elem.emin - (elem.mbits if elem.subnormals else 0)
+    return (_RULE_ID[rule], emax, int(elem.mbits), float(elem.max), int(elem.mbits), int(elem.emin), int(q_sub),
+            int(elo), int(ehi))
 
 
 def quantize_pow2_blocks(elem, rule: str, blocks, mode: Rounding, rbits, rand, seed, elo, ehi, out_dtype):
-    """Quantize (blocks, k) values with a power-of-two scale per block; returns the dequantized values."""
+    """Quantize (blocks, k) values with one scale per block (a power of two by the rule, or rule 'amax':
+    an fp32 amax / max_elem); returns the dequantized values."""
     out = np.empty(blocks.shape, dtype=out_dtype)
     use_rand = rand is not None
     rand_arr = rand if use_rand else _NO_RAND
-    emax = int(np.frexp(elem.max)[1]) - 1
-    q_sub = elem.emin - (elem.mbits if elem.subnormals else 0)
-    args = (blocks, out, _RULE_ID[rule], int(emax), int(elem.mbits), float(elem.max), int(elem.mbits),
-            int(elem.emin), int(q_sub), int(elo), int(ehi), MODE_ID[mode], int(rbits), rand_arr, bool(use_rand),
-            int(seed))
+    args = (blocks, out) + _block_params(elem, rule, elo, ehi) + (MODE_ID[mode], int(rbits), rand_arr,
+                                                                   use_rand, int(seed))
     _call_literal(_mx_kernel, args, MODE_ID[mode], (blocks.dtype.char, out.dtype.char, rand_arr.dtype.char),
                   (blocks, out, rand_arr))
     return out

@@ -159,7 +159,7 @@ class ScaledFormat:
         if arr.ndim == 0:
             arr = arr.reshape(1)
         ax = axis % arr.ndim if arr.ndim else 0
-        moved = np.moveaxis(arr, ax, -1)
+        moved = arr if ax == arr.ndim - 1 else np.moveaxis(arr, ax, -1)
         n = moved.shape[-1]
         if self.granularity == "tensor":
             blk = max(moved.size, 1)
@@ -193,7 +193,8 @@ class ScaledFormat:
         return arr, box, x64, moved, blocks, ax, pad, scale, scode, ts
 
     def _fast_path(self) -> bool:
-        return (_fast.enabled() and self.scale_rule in _POW2_RULES and not self.tensor_scale
+        fp32_amax = self.scale_rule is ScaleRule.AMAX and self.scale_format is None
+        return (_fast.enabled() and (self.scale_rule in _POW2_RULES or fp32_amax) and not self.tensor_scale
                 and hasattr(self.element, "ebits") and self.element.signed)
 
     def quantize(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
@@ -231,7 +232,7 @@ class ScaledFormat:
             vals = vals[..., : vals.shape[-1] - pad]
         if len(shape) == 0:
             return vals.reshape(())
-        return np.moveaxis(vals, -1, ax)
+        return vals if ax == len(shape) - 1 else np.moveaxis(vals, -1, ax)
 
     def encode(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
                random_bits=None) -> ScaledCodes:

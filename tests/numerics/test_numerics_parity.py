@@ -68,7 +68,10 @@ SCALED = ([get_format(n) for n in ("mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mx
           + [ScaledFormat(get_format("fp4_e2m1fn"), "block", 16, get_format("e8m0fnu"), rule)
              for rule in ("ceil", "even", "rceil")]
           + [ScaledFormat(get_format("fp8_e4m3fn"), "channel", scale_rule="floor"),
-             ScaledFormat(get_format("fp8_e5m2"), "tensor", scale_rule="rceil")])
+             ScaledFormat(get_format("fp8_e5m2"), "tensor", scale_rule="rceil"),
+             ScaledFormat(get_format("fp8_e4m3fn"), "tensor", scale_rule="amax"),
+             ScaledFormat(get_format("fp4_e2m1fn"), "block", 16, scale_rule="amax"),
+             ScaledFormat(get_format("fp8_e5m2"), "channel", scale_rule="amax")])
 
 
 @pytest.mark.parametrize("fmt", SCALED, ids=lambda f: f"{f.name}_{f.scale_rule.value}")
