@@ -133,9 +133,12 @@ class OptimSpec:
     kahan: bool = False                 # Kahan-compensated write-back (compensation kept in weight_format)
     eco: bool = False                   # ECO: inject the write-back error into the momentum
     rbits: int = 16
+    p_scale: float | None = None        # Madam family: |w| clamp at p_scale * RMS(w0) (None: the published 3)
 
     def __post_init__(self):
         own = "optimizer"
+        if self.p_scale is not None:
+            _check_number(own, "p_scale", self.p_scale, 0, lo_open=True)
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"{own}: name={self.name!r} must be an optimizer name (see `lowbit recipes`)")
         _check_number(own, "lr", self.lr, 0, lo_open=True)

@@ -128,7 +128,7 @@ def load_config(src=None) -> RunConfig:
     if "model" in data:
         kw["model"] = from_fields(ModelSpec, data["model"], "config: model")
     entries = list(data.get("recipes", DEFAULT_RECIPES if "recipes" not in data else []))
-    optional = data.get("optional_recipes", ["lns_madam"] if "recipes" not in data else [])
+    optional = data.get("optional_recipes", ["lns_madam", "lns_madam_p10"] if "recipes" not in data else [])
     known = set(list_recipes())
     entries += [n for n in optional if isinstance(n, str) and n in known]
     if not entries:
