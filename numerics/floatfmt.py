@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _fast
 from .format import Format
-from .rounding import MODE_ID, Overflow, Rounding, round_magnitude
+from .rounding import Overflow, Rounding, round_magnitude
 
 __all__ = ["FloatFormat", "POLICIES"]
 

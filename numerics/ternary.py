@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._arrays import rebox, unbox_float
+from ._arrays import unbox_float
 from .fixed import FixedFormat
 from .scaled import ScaledFormat, ScaleRule
 

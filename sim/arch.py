@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._io import load_yaml
+from lowbit.numerics._io import load_yaml
 from .workload import _check_keys, _fmt, _int, format_bits
 
 __all__ = ["Arch", "Buffer", "Datapath", "load_arch", "list_arch_presets", "ARCH_DIR", "DATAFLOWS"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lowbit.numerics import get_format
 
-from ._io import load_yaml
+from lowbit.numerics._io import load_yaml
 from .workload import _check_keys
 
 __all__ = ["EnergyTable", "Cost", "load_energy_table", "list_energy_tables", "ENERGY_DIR", "STATUSES"]

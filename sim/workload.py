@@ -19,7 +19,7 @@ format's `bits` (amortized block-scale bits included for MX, e.g. mxfp8_e4m3 = 8
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -27,7 +27,7 @@ import yaml
 
 from lowbit.numerics import get_format
 
-from ._io import atomic_write_text, load_yaml
+from lowbit.numerics._io import atomic_write_text, load_yaml
 
 __all__ = ["Gemm", "Elementwise", "Transfer", "Workload", "PHASES", "ELEMENTWISE_OPS", "TENSOR_CLASSES",
            "LEVELS", "format_bits"]

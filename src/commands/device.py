@@ -8,24 +8,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from lowbit.numerics._io import atomic_write_bytes
 
 
 def response_data(preset: str, pulses: int, devices: int, seed: int) -> dict:
@@ -88,10 +75,10 @@ def run(args) -> int:
     d = response_data(args.preset, pulses, args.devices, args.seed)
     out = Path(args.out)
     stem = out / f"device_{d['preset']}"
-    _atomic_write(stem.with_suffix(".csv"), _csv(d))
+    atomic_write_bytes(stem.with_suffix(".csv"), _csv(d))
     meta = {k: v for k, v in d.items() if k != "traces"}
-    _atomic_write(stem.with_suffix(".json"), json.dumps(meta, indent=1).encode())
-    _atomic_write(stem.with_suffix(".png"), _png(d, args.devices))
+    atomic_write_bytes(stem.with_suffix(".json"), json.dumps(meta, indent=1).encode())
+    atomic_write_bytes(stem.with_suffix(".png"), _png(d, args.devices))
     m = d["mean"]
     print(f"{d['preset']}: {pulses} up then {pulses} down, {args.devices} devices (seed {args.seed}); "
           f"mean weight {m[0]:.4f} -> {m[pulses]:.4f} -> {m[-1]:.4f}")

@@ -29,15 +29,8 @@ def run(args) -> int:
     print(f"model rebuilt: recipe {model_info['recipe']['name']}, {n} parameters, eval mode")
     if args.save:
         import torch
-        from pathlib import Path
-        import os
-        import tempfile
-        out = Path(args.save)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-        os.close(fd)
-        torch.save({"model": model.state_dict(), "export": model_info}, tmp)
-        os.replace(tmp, out)
+        from lowbit.numerics._io import atomic_write
+        out = atomic_write(args.save, lambda fh: torch.save({"model": model.state_dict(), "export": model_info}, fh))
         print(f"state_dict of the rebuilt model saved to {out}")
     return 0
 

@@ -23,7 +23,7 @@ def execute(cfg, out: Path, jobs, progress=True, ckpt_dir=None, resume=False) ->
     notes = {r.get("energy_note") for r in results if not r.get("energy") and r.get("energy_note")}
     if notes:
         print(f"energy per update: - ({'; '.join(sorted(notes))})")
-    print(f"upd lost = 1 - sum(sign(u) * applied change) / sum(|u|) over all weight updates (docs/training.md)")
+    print("upd lost = 1 - sum(sign(u) * applied change) / sum(|u|) over all weight updates (docs/training.md)")
     print(f"wrote {out}/metrics.json, metrics.csv, config.yaml, table.txt, {', '.join(plots)}  ({wall:.1f} s)")
     return 3 if any(r.get("error") for r in results) else 0
 

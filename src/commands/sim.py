@@ -110,7 +110,7 @@ def _plot_png(reports) -> bytes:
 
 def run(args) -> int:
     from lowbit.sim import Workload, load_arch, simulate
-    from lowbit.sim._io import atomic_write_bytes, atomic_write_text
+    from lowbit.numerics._io import atomic_write_bytes, atomic_write_text
     archs = (args.compare or (DEFAULT_COMPARE if args.arch is None else "")).split(",")
     archs = [a.strip() for a in archs if a.strip()] or [args.arch]
     if args.arch and args.compare:

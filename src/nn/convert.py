@@ -13,7 +13,7 @@ import fnmatch
 
 import torch.nn as nn
 
-from .layers import QAttention, QConv2d, QLinear, QuantizedLayer, check_conv
+from .layers import QConv2d, QLinear, QuantizedLayer, check_conv
 from .quantizer import QuantContext
 
 __all__ = ["quantize_model", "get_context"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lowbit.numerics import KahanAccumulator, get_format
+from lowbit.numerics import KahanAccumulator
 
 from .base import FunctionalOptimizer
 

@@ -10,9 +10,7 @@ while every rank's random bits remain reproducible from the run seed. Rank 0 wri
 from __future__ import annotations
 
 import argparse
-import os
 
-import torch
 import torch.distributed as dist
 
 __all__ = ["ddp_train", "main"]

@@ -10,7 +10,6 @@ metrics so far and the RNG states, so `resume=True` continues bit-exactly.
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -40,11 +39,8 @@ def lr_at(base: float, schedule: str, step: int, total: int) -> float:
 
 def save_checkpoint(path: Path, payload: dict):
     """Atomic: write a temp file in the same folder, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    from lowbit.numerics._io import atomic_write
+    atomic_write(path, lambda fh: torch.save(payload, fh))
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -8,10 +8,11 @@ import csv
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 import yaml
+
+from lowbit.numerics._io import atomic_write, atomic_write_text
 
 __all__ = ["summarize", "format_table", "write_report"]
 
@@ -75,12 +76,6 @@ def format_table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _atomic(path: Path, text: str):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _plots(out: Path, results, summary):
     import matplotlib
     matplotlib.use("Agg")
@@ -119,15 +114,13 @@ def _plots(out: Path, results, summary):
 
 
 def _save(fig, path: Path):
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
 
 
 def write_report(out: Path, cfg_dict: dict, results: list[dict], summary: list[dict], extra: dict | None = None):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic(out / "metrics.json", json.dumps({"summary": summary, "runs": results, **(extra or {})}, indent=1,
+    atomic_write_text(out / "metrics.json", json.dumps({"summary": summary, "runs": results, **(extra or {})}, indent=1,
                                             default=str))
     buf = io.StringIO()
     cols = ["recipe", "seed", "final_loss", "accuracy", "bits_per_weight", "train_bits_per_weight", "updates_lost",
@@ -139,8 +132,8 @@ def write_report(out: Path, cfg_dict: dict, results: list[dict], summary: list[d
         row["pj_per_weight_update"] = (r.get("energy") or {}).get("pj_per_weight_update")
         row["pj_per_step"] = (r.get("energy") or {}).get("pj_per_step")
         w.writerow(row)
-    _atomic(out / "metrics.csv", buf.getvalue())
-    _atomic(out / "config.yaml", yaml.safe_dump(cfg_dict, sort_keys=False))
+    atomic_write_text(out / "metrics.csv", buf.getvalue())
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg_dict, sort_keys=False))
     plots = _plots(out, results, summary)
-    _atomic(out / "table.txt", format_table(summary) + "\n")
+    atomic_write_text(out / "table.txt", format_table(summary) + "\n")
     return plots

@@ -1,5 +1,6 @@
-"""Small I/O helpers of lowbit.sim: atomic file writes (temp file in the same folder, then `os.replace`,
-so a reader never sees half a file) and YAML loading with errors that name the file."""
+"""The one place lowbit writes files: atomically (a temp file in the same folder, then `os.replace`, so a
+reader never sees half a file and a failed write leaves the old file), and YAML loading with errors that
+name the file. It lives at the bottom layer (numerics) so that sim, src, benchmarks and hw tools share it."""
 from __future__ import annotations
 
 import os
@@ -8,22 +9,27 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "load_yaml"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_bytes", "load_yaml"]
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
+def atomic_write(path, write) -> Path:
+    """Call `write(fileobj)` on a temp file (binary) next to `path`, then rename it onto `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    return atomic_write(path, lambda fh: fh.write(data))
 
 
 def atomic_write_text(path, text: str) -> Path:
