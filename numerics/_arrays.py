@@ -7,10 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-try:
-    import torch
-except ImportError:  # pragma: no cover - torch is a dependency
-    torch = None
+import sys
 
 
 @dataclass(frozen=True)
@@ -20,7 +17,14 @@ class Box:
     device: object = None
 
 
+def _torch():
+    # torch is imported lazily: if the caller never imported it, x cannot be a tensor, and
+    # `import lowbit.numerics` stays free of torch's import time.
+    return sys.modules.get("torch")
+
+
 def _is_torch(x) -> bool:
+    torch = _torch()
     return torch is not None and isinstance(x, torch.Tensor)
 
 
@@ -29,6 +33,7 @@ def unbox_float(x, what: str = "x") -> tuple[np.ndarray, Box]:
     if _is_torch(x):
         if not (x.is_floating_point()):
             raise ValueError(f"{what} must be a floating-point tensor, got dtype {x.dtype}")
+        torch = _torch()
         box = Box("torch", tuple(x.shape), x.device)
         t = x.detach()
         if t.dtype not in (torch.float32, torch.float64):
@@ -67,7 +72,7 @@ def rebox(arr: np.ndarray, box: Box):
     """Put a result back into the caller's container (same shape and device)."""
     arr = arr.reshape(box.shape)
     if box.kind == "torch":
-        return torch.from_numpy(np.ascontiguousarray(arr)).to(box.device)
+        return _torch().from_numpy(np.ascontiguousarray(arr)).to(box.device)
     if box.kind == "scalar":
         return arr.reshape(()).item()
     return arr

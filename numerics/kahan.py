@@ -10,14 +10,15 @@ the float64 sum itself is inexact.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from ._arrays import _is_torch
 from .format import DEFAULT_RBITS
 
 __all__ = ["KahanAccumulator", "kahan_sum", "lowp_sum"]
 
 
 def _generator(generator):
+    import torch
     if generator is None or isinstance(generator, torch.Generator):
         return generator
     g = torch.Generator()
@@ -33,6 +34,7 @@ class KahanAccumulator:
     """
 
     def __init__(self, fmt, init, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS):
+        import torch
         from .registry import get_format
         self.fmt = get_format(fmt)
         self.rounding, self.rbits = rounding, rbits
@@ -45,6 +47,7 @@ class KahanAccumulator:
         return self.fmt.quantize(x, rounding=self.rounding, generator=self.generator, rbits=self.rbits)
 
     def add(self, u):
+        import torch
         u = self._q(torch.as_tensor(u, dtype=torch.float64))
         y = self._q(u - self.comp)
         t = self._q(self.sum + y)
@@ -76,7 +79,7 @@ def lowp_sum(x, fmt, axis: int = -1, block: int | None = None, promote_fmt="fp32
     pf = get_format(promote_fmt) if block else None
     if block is not None and (isinstance(block, bool) or not isinstance(block, int) or block < 1):
         raise ValueError(f"block must be a positive integer or None, got {block!r}")
-    is_torch = isinstance(x, torch.Tensor)
+    is_torch = _is_torch(x)
     arr = x.detach().cpu().double().numpy() if is_torch else np.asarray(x, dtype=np.float64)
     arr = np.moveaxis(arr, axis, -1)
     g = _generator(generator)
@@ -92,4 +95,7 @@ def lowp_sum(x, fmt, axis: int = -1, block: int | None = None, promote_fmt="fp32
         total = q(total + acc, pf)
     else:
         total = acc
-    return torch.from_numpy(total) if is_torch else total
+    if is_torch:
+        import torch
+        return torch.from_numpy(total)
+    return total
