@@ -24,6 +24,7 @@ from lowbit.optim import build_optimizer
 from .data import batch_indices, load_data
 from .models import build_model
 from .ptq import evaluate_ptq
+from .config import config_to_dict
 
 __all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint"]
 
@@ -114,6 +115,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
             save_checkpoint(ckpt_path, {
                 "model": model.state_dict(), "optimizer": opt.state_dict(), "state": dict(state),
                 "update_stats": dict(getattr(opt, "update_stats", {})), "recipe": recipe.name, "seed": seed,
+                "config": config_to_dict(cfg),  # so `lowbit export` can rebuild the model on its own
                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}})
 
     base_lr = recipe.optimizer.lr
