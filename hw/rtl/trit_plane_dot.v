@@ -19,7 +19,9 @@ module trit_plane_dot #(
     localparam YW = XBITS + SBITS + $clog2(N) + $clog2(P) + 2;
     integer p, n;
     reg signed [DW-1:0] dot, xn;
-    reg signed [YW-1:0] acc, sp;
+    reg signed [SBITS-1:0] sp;
+    reg signed [SBITS+DW-1:0] prod;                   // a SBITS x DW multiplier per plane
+    reg signed [YW-1:0] acc;
     always @* begin
         acc = {YW{1'b0}};
         for (p = 0; p < P; p = p + 1) begin
@@ -32,8 +34,9 @@ module trit_plane_dot #(
                     default: dot = dot;
                 endcase
             end
-            sp = {{(YW - SBITS){s_i[SBITS*p+SBITS-1]}}, s_i[SBITS*p +: SBITS]};
-            acc = acc + sp * {{(YW - DW){dot[DW-1]}}, dot};
+            sp = s_i[SBITS*p +: SBITS];
+            prod = sp * dot;
+            acc = acc + {{(YW - SBITS - DW){prod[SBITS+DW-1]}}, prod};
         end
     end
     assign y_o = acc;

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -76,9 +77,8 @@ TARGETS = [
     Target("mx_dot_mxfp4_e2m1_k4", "mx_dot", "mxfp4_e2m1", macs=4, override={"K": 4}, note="4 products + fp32 RNE"),
     Target("mx_dot_mxfp4_e2m1_k8", "mx_dot", "mxfp4_e2m1", macs=8, override={"K": 8}, note="8 products + fp32 RNE"),
     Target("ternary_mac_int8", "ternary_mac", "int8", note="add/sub/skip into 24-bit register"),
-    # 16 elements take ABC over 15 minutes here (two 26 x 16-bit multipliers); 4 elements show the structure.
-    Target("trit_plane_dot_p2_n4", "trit_plane_dot", "p2_n16", macs=8, override={"N": 4},
-           note="2 planes x 4, 2 scale multiplies"),
+    Target("trit_plane_dot_p2_n16", "trit_plane_dot", "p2_n16", macs=32,
+           note="2 planes x 16 add/sub/skip, 2 scale multiplies (16 x 13 bits)"),
     Target("sa_pe_int8", "sa_pe", "int8", note="systolic PE: int8 x int8 -> int32, operand registers"),
 ]
 
@@ -134,10 +134,16 @@ def synthesize(t: Target, timeout: int = 600, netlist_dir: Path | None = None) -
         script = (f"read_verilog {' '.join(srcs)}; synth -top lb_synth_top -flatten; abc -g cmos2; opt_clean; "
                   f"stat -tech cmos{write}")
         t0 = time.perf_counter()
+        # Own process group: on a timeout, ABC (Yosys' child) must go too, not linger as an orphan.
+        proc = subprocess.Popen(["yosys", "-p", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
         try:
-            res = subprocess.run(["yosys", "-p", script], capture_output=True, text=True, timeout=timeout)
+            stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
             return {"op": t.op, "format": t.fmt, "top": top, "error": f"Yosys took over {timeout} s", "note": t.note}
+        res = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     if res.returncode != 0:
         raise RuntimeError(f"yosys failed on {t.name}:\n" + "\n".join(res.stdout.splitlines()[-15:]) + res.stderr)
     out = res.stdout[res.stdout.rfind("Printing statistics"):]
@@ -164,6 +170,7 @@ def main(argv=None) -> int:
     ap.add_argument("--verify", action="store_true", help="simulate the gate-level netlists against the numerics")
     ap.add_argument("--sim", default="icarus", help="simulator for --verify (default icarus)")
     ap.add_argument("--netlists", help="folder for the gate-level netlists (default: temporary)")
+    ap.add_argument("--merge", action="store_true", help="update the targets given in --out, keep the others")
     args = ap.parse_args(argv)
     if args.list:
         for t in TARGETS:
@@ -175,6 +182,10 @@ def main(argv=None) -> int:
         raise SystemExit(f"unknown targets: {sorted(unknown)}; see --list")
     netlists = Path(args.netlists) if args.netlists else (Path(tempfile.mkdtemp()) if args.verify else None)
     rows = {t.name: synthesize(t, args.timeout, netlists) for t in chosen}
+    if args.merge and Path(args.out).is_file():   # keep the other targets of an earlier full run
+        old = json.loads(Path(args.out).read_text())["units"]
+        rows = {**{k: v for k, v in old.items() if not v.get("fit") and k not in rows}, **rows}
+        rows = {t.name: rows[t.name] for t in TARGETS if t.name in rows}
     if args.verify:
         from lowbit.verify import check_unit, get_unit
         for t in chosen:
@@ -214,7 +225,8 @@ def main(argv=None) -> int:
               f"{relm:>11}  {r['note']}")
     doc = {"source": "synthesized from hw/ (lowbit RTL units) with " + yosys_version()
                      + ": synth -flatten; abc -g cmos2; stat -tech cmos",
-           "command": COMMAND + (" --only " + " ".join(args.only) if args.only else ""),
+           "command": COMMAND + (" --verify" if args.verify else "")
+                      + (" --only " + " ".join(args.only) + " --merge" if args.only else ""),
            "bf16_mac_transistors": ref_mac, "units": rows}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
