@@ -38,7 +38,8 @@ class KahanAccumulator:
         from .registry import get_format
         self.fmt = get_format(fmt)
         self.rounding, self.rbits = rounding, rbits
-        self.generator = _generator(generator)
+        # a generator only matters for stochastic rounding (and costs a torch.Generator per accumulator)
+        self.generator = _generator(generator) if str(getattr(rounding, "value", rounding)) == "stochastic" else None
         init = torch.as_tensor(init, dtype=torch.float64)
         self.sum = self._q(init)
         self.comp = torch.zeros_like(self.sum)
