@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -54,14 +55,21 @@ def candidates(x: torch.Tensor):
     return c
 
 
-def measure(cands, rounds: int):
+def measure(cands, rounds: int, seed: int = 0):
+    """Median time of each candidate over `rounds` rounds, each round in a new (seeded) random order:
+    in a fixed order one candidate always follows the same neighbour and pays for its leftovers (a
+    64 MB numpy output after the peers' allocations sometimes waits 100-200 ms for the kernel to compact
+    memory into transparent huge pages)."""
     times = {k: [] for k in cands}
     for fn in cands.values():  # warm-up: JIT compiles, page faults, thread pools
         fn()
+    rng = random.Random(seed)
+    names = list(cands)
     for _ in range(rounds):
-        for k, fn in cands.items():
+        rng.shuffle(names)
+        for k in names:
             t0 = time.perf_counter()
-            fn()
+            cands[k]()
             times[k].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -77,7 +85,7 @@ def main(argv=None) -> int:
     med = measure(candidates(x), args.rounds)
     rate = {k: n / t / 1e6 for k, t in med.items()}
     clone = rate["clone"]
-    print(f"{n} float32 elements, {torch.get_num_threads()} torch threads, median of {args.rounds} interleaved rounds")
+    print(f"{n} float32 elements, {torch.get_num_threads()} torch threads, median of {args.rounds} rounds in shuffled order")
     print(f"{'candidate':<32} {'Melem/s':>9} {'x clone':>8}")
     for k, r in rate.items():
         print(f"{k:<32} {r:9.0f} {r / clone:8.2f}")
