@@ -3,15 +3,15 @@ contiguous numpy arrays the reference and Numba kernels work on. Results go back
 container, shape and device."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from typing import NamedTuple
 
 import numpy as np
 
-import sys
 
-
-@dataclass(frozen=True)
-class Box:
+class Box(NamedTuple):
+    # a NamedTuple, not a frozen dataclass: built on every quantize call, and a frozen dataclass's
+    # __init__ costs about a microsecond
     kind: str          # "torch" | "numpy" | "scalar"
     shape: tuple
     device: object = None
@@ -38,7 +38,9 @@ def unbox_float(x, what: str = "x") -> tuple[np.ndarray, Box]:
         t = x.detach()
         if t.dtype not in (torch.float32, torch.float64):
             t = t.to(torch.float32)  # bf16/fp16/fp8 widen exactly to float32
-        return np.ascontiguousarray(t.cpu().numpy()), box
+        if t.device.type != "cpu":
+            t = t.cpu()
+        return (t if t.is_contiguous() else t.contiguous()).numpy(), box
     if isinstance(x, (float, int, np.floating)) and not isinstance(x, bool):
         return np.asarray([x], dtype=np.float64), Box("scalar", ())
     arr = np.asarray(x)
@@ -72,7 +74,8 @@ def rebox(arr: np.ndarray, box: Box):
     """Put a result back into the caller's container (same shape and device)."""
     arr = arr.reshape(box.shape)
     if box.kind == "torch":
-        return _torch().from_numpy(np.ascontiguousarray(arr)).to(box.device)
+        t = _torch().from_numpy(np.ascontiguousarray(arr))
+        return t if box.device.type == "cpu" else t.to(box.device)
     if box.kind == "scalar":
         return arr.reshape(()).item()
     return arr
