@@ -33,7 +33,11 @@ class KahanAccumulator:
     one seeded torch.Generator, so a run is reproducible from its seed.
     """
 
-    def __init__(self, fmt, init, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS):
+    def __init__(self, fmt, init, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
+                 comp=None, on_grid: bool = False):
+        """`comp` starts the compensation (default zeros). `on_grid=True` promises that `init` (and
+        `comp`) already hold values of `fmt`: quantizing them again would return them unchanged in every
+        rounding mode, so that call is skipped (the optimizer's per-step accumulator)."""
         import torch
         from .registry import get_format
         self.fmt = get_format(fmt)
@@ -41,15 +45,20 @@ class KahanAccumulator:
         # a generator only matters for stochastic rounding (and costs a torch.Generator per accumulator)
         self.generator = _generator(generator) if str(getattr(rounding, "value", rounding)) == "stochastic" else None
         init = torch.as_tensor(init, dtype=torch.float64)
-        self.sum = self._q(init)
-        self.comp = torch.zeros_like(self.sum)
+        self.sum = init if on_grid else self._q(init)
+        self.comp = (torch.zeros_like(self.sum) if comp is None else
+                     self._fit(torch.as_tensor(comp, dtype=torch.float64), on_grid))
 
     def _q(self, x):
         return self.fmt.quantize(x, rounding=self.rounding, generator=self.generator, rbits=self.rbits)
 
-    def add(self, u):
+    def _fit(self, x, on_grid):
+        return x if on_grid else self._q(x)
+
+    def add(self, u, on_grid: bool = False):
+        """Add u (rounded to the format first unless `on_grid` promises it is already a value of it)."""
         import torch
-        u = self._q(torch.as_tensor(u, dtype=torch.float64))
+        u = self._fit(torch.as_tensor(u, dtype=torch.float64), on_grid)
         y = self._q(u - self.comp)
         t = self._q(self.sum + y)
         self.comp = self._q(self._q(t - self.sum) - y)

@@ -92,8 +92,12 @@ class LowpOptimizer(FunctionalOptimizer):
     def _r(self, t):
         return self._qa.apply(t) if self._qa is not None else t
 
-    def _s(self, t):
-        return self._qs.apply(t) if self._qs is not None else t
+    def _s(self, t, rounded: bool = False):
+        # a state just rounded by r() to the same format is already on its grid: quantizing it again is
+        # the identity in every rounding mode, so the call is skipped
+        if self._qs is None or (rounded and self._qa is not None and self.hp.state_format == self.hp.arith_format):
+            return t
+        return self._qs.apply(t)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -150,8 +154,8 @@ class LowpOptimizer(FunctionalOptimizer):
             b1, b2 = hp.betas
             m = state.get("m", torch.zeros_like(w))
             v = state.get("v", torch.zeros_like(w))
-            m = self._s(r(r(b1 * m) + r((1 - b1) * g)))
-            v = self._s(r(r(b2 * v) + r((1 - b2) * r(g * g))))
+            m = self._s(r(r(b1 * m) + r((1 - b1) * g)), rounded=True)
+            v = self._s(r(r(b2 * v) + r((1 - b2) * r(g * g))), rounded=True)
             state["m"], state["v"] = m, v
             mhat, vhat = r(m / (1 - b1 ** t)), r(v / (1 - b2 ** t))
             u = r(-hp.lr * r(mhat / r(r(vhat.sqrt()) + hp.eps)))
@@ -159,7 +163,7 @@ class LowpOptimizer(FunctionalOptimizer):
                 u = r(u - r(hp.lr * hp.weight_decay * w))
         elif hp.momentum:
             m = state.get("m", torch.zeros_like(w))
-            m = self._s(r(r(hp.momentum * m) + g))
+            m = self._s(r(r(hp.momentum * m) + g), rounded=True)
             state["m"] = m
             u = r(-hp.lr * m)
         else:
@@ -170,9 +174,11 @@ class LowpOptimizer(FunctionalOptimizer):
             eff_old, eff_new, same = w, new, new == w
         elif hp.kahan:
             c_old = state.get("c", torch.zeros_like(w))
-            acc = KahanAccumulator(hp.weight_format, w, rounding=hp.rounding, generator=seed, rbits=hp.rbits)
-            acc.comp = c_old.double()
-            acc.add(u.double())
+            # w and c are stored bf16 values; u is on the grid when the update math runs in the weight
+            # format (pure bf16), and is rounded once more otherwise
+            acc = KahanAccumulator(hp.weight_format, w.double(), rounding=hp.rounding, generator=seed,
+                                   rbits=hp.rbits, comp=c_old.double(), on_grid=True)
+            acc.add(u.double(), on_grid=hp.arith_format == hp.weight_format)
             new, c_new = acc.sum.to(w.dtype), acc.comp.to(w.dtype)
             state["c"] = c_new
             eff_old, eff_new = w - c_old, new - c_new
