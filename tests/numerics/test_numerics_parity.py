@@ -88,3 +88,35 @@ def test_block_kernel_is_bit_identical_to_reference(fmt, monkeypatch):
                 got = fmt.quantize(arr, **kw)
                 want = reference(lambda: fmt.quantize(arr, **kw), monkeypatch)
                 np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{mode} axis={axis} {arr.dtype}")
+
+
+def test_bf16_torch_cast_lane_is_bit_identical_to_reference(monkeypatch):
+    """bf16 nearest-even of float32 CPU tensors goes through torch's cast (FloatFormat.quantize); it must
+    give the reference's bits for every input class, NaNs (canonical) and non-contiguous views included."""
+    import torch
+    from lowbit.numerics.format import Format
+    f = get_format("bf16")
+    x32, _ = inputs(9)
+    x32 = np.concatenate([x32, np.array([3.3895314e38, 3.3961776e38, -3.4e38, 1e-45, -1e-40, 0.0, -0.0],
+                                        dtype=np.float32)])
+    want = reference(lambda: f.quantize(x32), monkeypatch)
+    t = torch.from_numpy(x32.copy())
+
+    def no_generic(*a, **k):
+        raise AssertionError("the bf16 lane was not taken")
+    with monkeypatch.context() as m:
+        m.setattr(Format, "quantize", no_generic)
+        got = f.quantize(t, overflow="ieee")
+        view = f.quantize(t[: 2 * 3000].reshape(2, 3000).t())          # non-contiguous
+        zero_d, empty = f.quantize(t[5].clone()), f.quantize(t[:0])
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32
+    np.testing.assert_array_equal(bits(got.numpy()), bits(want))
+    np.testing.assert_array_equal(bits(view.t().reshape(-1).numpy()), bits(want[: 2 * 3000]))
+    assert zero_d.shape == () and bits(zero_d.numpy()) == bits(want[5]) and empty.shape == (0,)
+    # a finite tensor whose sum is NaN (+Inf meets -Inf) keeps its infinities
+    inf = f.quantize(torch.tensor([np.inf, -np.inf, 1.0]))
+    assert inf.tolist() == [np.inf, -np.inf, 1.0]
+    # saturating overflow is not torch's cast: it stays on the generic path and saturates
+    sat = f.quantize(t, overflow="saturate")
+    np.testing.assert_array_equal(bits(sat.numpy()),
+                                  bits(reference(lambda: f.quantize(x32, overflow="saturate"), monkeypatch)))
