@@ -31,6 +31,9 @@ POLICIES = ("ieee", "fn", "fnuz", "none")
 _F32_MAX = float(np.finfo(np.float32).max)
 _RNE = ("nearest_even", Rounding.NEAREST_EVEN)
 _IEEE = (None, "ieee", Overflow.IEEE)
+# Above this many elements the Numba kernel wins again (measured 0.83x at 2^24: torch's two fresh
+# outputs take 4 KiB page faults where numpy's output gets huge pages); below it the cast is 1.3-3.7x faster.
+_BF16_LANE_MAX = 1 << 23
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class FloatFormat(Format):
                 and _fast.enabled()):
             torch = sys.modules.get("torch")
             if (torch is not None and isinstance(x, torch.Tensor) and x.dtype == torch.float32
-                    and x.device.type == "cpu"):
+                    and x.device.type == "cpu" and x.numel() < _BF16_LANE_MAX):
                 y = x.detach().to(torch.bfloat16).to(torch.float32)
                 s = y.sum().item()   # NaN iff some element is NaN (or +Inf meets -Inf): 5x cheaper than isnan().any()
                 if s != s:
