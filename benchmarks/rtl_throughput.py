@@ -62,7 +62,6 @@ def streamed(op, fmt, sim, n, seed=0):
     expected = unit.golden(v)
     t1 = time.perf_counter()
     out, secs = run_unit(unit, sim, v)
-    t2 = time.perf_counter()
     bad, _ = compare(unit, v, out, expected)
     return {"vectors": n, "mismatches": bad, "golden_s": t1 - t0, "simulate_s": secs["simulate"],
             "total_s": time.perf_counter() - t0, "vectors_per_s": n / (time.perf_counter() - t0)}

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RTL = ROOT / "hw" / "rtl"

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from lowbit.numerics import arith
 from lowbit.verify import build, run_cocotb

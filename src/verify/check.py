@@ -14,8 +14,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .ops import Unit, compare, get_unit
 from .stream import build_stream, run_stream
 

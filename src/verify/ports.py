@@ -40,7 +40,7 @@ def _yosys_ports(sources, top, params):
                 return "missing", text
             return None, text
         mods = json.loads(out.read_text())["modules"]
-        name = top if top in mods else next((m for m in mods if m.startswith(f"$paramod") and f"\\{top}\\" in m), None)
+        name = top if top in mods else next((m for m in mods if m.startswith("$paramod") and f"\\{top}\\" in m), None)
         if name is None:
             name = next((m for m in mods if m.endswith(top) or top in m.split("\\")), None)
         if name is None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .build import Build, build, build_root, run_cocotb
-from .harness import HARNESS_TOP, Port, harness_source
+from .harness import HARNESS_TOP, harness_source
 
 __all__ = ["StreamBuild", "build_stream", "run_stream"]
 

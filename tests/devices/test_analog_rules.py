@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lowbit.analog import (AnalogLinear, AnalogOptimizer, AnalogTile, IOConfig, MixedPrecision, PulsedSGD,
-                           TikiTaka, symmetry_point)
+                           TikiTaka)
 from lowbit.numerics.devices import make_device, register_device
 
 IDEAL = register_device(make_device("constant", name="test_ideal_const", dw_min=0.01, dw_min_dtod=0.0,

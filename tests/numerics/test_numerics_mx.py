@@ -70,6 +70,12 @@ def test_scale_rules(rule):
     # mantissa bit first: 7.0 -> 8 (next binade), 12.5 -> 12 (stays)
     want_exp = {"floor": [0, 0, 0, 1], "ceil": [1, 1, 0, 2], "even": [0, 1, 0, 1], "rceil": [1, 1, 0, 2]}[rule]
     assert sc.tolist() == want_exp
+    # each element is a nearest e2m1 value of x / 2^scale (saturating at 6), in every rule
+    grid = np.array([0, .5, 1, 1.5, 2, 3, 4, 6])
+    v = x / np.exp2(sc)[:, None]
+    best = np.abs(np.abs(v)[..., None] - grid).min(axis=-1)
+    got = np.asarray(q) / np.exp2(sc)[:, None]
+    assert np.all(np.isin(np.abs(got), grid)) and np.array_equal(np.abs(got - v), best)
     if rule == "rceil":
         # rceil never saturates:
         assert np.all(np.abs(x).max(axis=1) <= 6 * np.exp2(sc))

@@ -1,6 +1,5 @@
 """Training runs: bit-exact resume from an atomic checkpoint, the NaN/Inf guard, config validation and the
 report folder. Tiny configs (digits, a 16-unit MLP, a few dozen steps)."""
-import dataclasses
 import json
 
 import pytest
