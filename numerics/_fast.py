@@ -258,14 +258,34 @@ def _float_params(fmt, mode: Rounding, overflow) -> tuple:
             float(pos_ovf), float(neg_ovf), float(pos_inf), float(neg_inf), MODE_ID[mode])
 
 
+@functools.lru_cache(maxsize=None)
+def _fixed_params(fmt, mode: Rounding) -> tuple:
+    """The same kernel for a signed fixed-point format k * 2^-frac_bits (saturating): the grid step is
+    2^-frac_bits at every magnitude (emin above every input: q = q_sub), a magnitude above kmax saturates
+    to kmax or, for negative inputs, to kmin (so -128 for int8, -127 for a symmetric int8), +-Inf
+    saturate the same way, NaN stays NaN and zero has no sign. Inputs so large that their float64 ulp
+    exceeds the step (|x| >= 2^(53 - frac_bits)) are beyond kmax <= 2^31 and saturate."""
+    step = float(np.ldexp(1.0, -fmt.frac_bits))
+    hi, lo = float(np.ldexp(float(fmt.kmax), -fmt.frac_bits)), float(np.ldexp(float(fmt.kmin), -fmt.frac_bits))
+    return (60, 1 << 30, -int(fmt.frac_bits), True, True, True, hi, step, hi, lo, hi, lo, MODE_ID[mode])
+
+
+def quantize_fixed(fmt, x, mode: Rounding, rbits, rand, seed, offset, out_dtype):
+    """Signed FixedFormat with saturating overflow through the float kernel (parity-tested like it)."""
+    return _run_float(x, _fixed_params(fmt, mode), rbits, rand, seed, offset, out_dtype)
+
+
 _NO_RAND = np.zeros(1, dtype=np.int64)
 
 
 def quantize_float(fmt, x, mode: Rounding, overflow, rbits, rand, seed, offset, out_dtype):
+    return _run_float(x, _float_params(fmt, mode, overflow), rbits, rand, seed, offset, out_dtype)
+
+
+def _run_float(x, params, rbits, rand, seed, offset, out_dtype):
     out = np.empty(x.shape, dtype=out_dtype)
     use_rand = rand is not None
     rand_arr = rand if use_rand else _NO_RAND
-    params = _float_params(fmt, mode, overflow)
     args = (x, out) + params + (int(rbits), rand_arr, use_rand, int(seed), int(offset))
     _call_literal(_quantize_kernel, args, params[-1], (x.dtype.char, out.dtype.char, rand_arr.dtype.char),
                   (x, out, rand_arr))

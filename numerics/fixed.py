@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _fast
 from .format import Format
 from .rounding import Overflow, Rounding, round_magnitude
 
@@ -79,11 +80,21 @@ class FixedFormat(Format):
     eps = min_normal  # the step is uniform
 
     def _quantize_flat(self, x, mode, overflow, rbits, rand, seed, offset):
+        out_dtype = np.float32 if (x.dtype == np.float32 and self.int_bits <= 24) else np.float64
+        if self.signed and overflow is not Overflow.WRAP and _fast.enabled():
+            return _fast.quantize_fixed(self, x, mode, rbits, rand, seed, offset, out_dtype)
+        return self._quantize_reference(x, mode, overflow, rbits, rand, seed, offset).astype(out_dtype)
+
+    def _quantize_reference(self, x, mode, overflow, rbits, rand, seed, offset):
         x64 = x.astype(np.float64)
         rand = self._stream(seed, x.size, rbits, offset, rand) if mode is Rounding.STOCHASTIC else None
         neg = np.signbit(x64)
         finite = np.isfinite(x64)
-        t = np.ldexp(np.abs(np.where(finite, x64, 0.0)), self.frac_bits)
+        a = np.abs(np.where(finite, x64, 0.0))
+        t = np.ldexp(a, self.frac_bits)
+        # With frac_bits < 0 the scaling can underflow a tiny float64 (subnormal) to 0, and "up" would
+        # then keep 0; any positive t below one step decides the same in every mode, so keep the least.
+        t = np.where((t == 0) & (a > 0), np.nextafter(0.0, 1.0), t)
         k = round_magnitude(t, neg, mode, rbits, rand)
         k = np.where(neg, -k, k)
         if overflow is Overflow.WRAP:
@@ -92,9 +103,7 @@ class FixedFormat(Format):
         else:
             k = np.clip(k, self.kmin, self.kmax)
         k = np.where(np.isinf(x64), np.where(neg, self.kmin, self.kmax), k)
-        out = np.where(np.isnan(x64), np.nan, np.ldexp(k, -self.frac_bits) + 0.0)  # +0.0: no -0
-        fits32 = self.int_bits <= 24
-        return out.astype(np.float32 if (x.dtype == np.float32 and fits32) else np.float64)
+        return np.where(np.isnan(x64), np.nan, np.ldexp(k, -self.frac_bits) + 0.0)  # +0.0: no -0
 
     def _encode_values(self, v):
         if np.isnan(v).any():

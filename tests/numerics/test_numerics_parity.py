@@ -5,7 +5,7 @@ subnormals, zeros of both signs, Inf and NaN all occur."""
 import numpy as np
 import pytest
 
-from lowbit.numerics import FloatFormat, ScaledFormat, get_format, list_formats
+from lowbit.numerics import FixedFormat, FloatFormat, ScaledFormat, get_format, list_formats
 from lowbit.numerics import _fast
 
 MODES = ["nearest_even", "nearest_away", "toward_zero", "up", "down", "stochastic"]
@@ -52,6 +52,29 @@ def test_float_kernel_is_bit_identical_to_reference(fmt, monkeypatch):
                 want = reference(lambda: f.quantize(x, **kw), monkeypatch)
                 assert got.dtype == want.dtype
                 np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{f.name} {mode} {overflow} {x.dtype}")
+
+
+FIXED = [FixedFormat(b, f, symmetric=sym) for b, f, sym in
+         ((8, 0, False), (8, 0, True), (4, 0, False), (2, 0, True), (16, 0, False), (32, 0, False), (24, 0, False),
+          (8, 3, False), (12, -4, True), (32, 40, False), (6, 64, False), (5, -64, False))]
+
+
+@pytest.mark.parametrize("fmt", FIXED, ids=lambda f: f"{f.name}{'_sym' if f.symmetric else ''}")
+def test_fixed_kernel_is_bit_identical_to_reference(fmt, monkeypatch):
+    """Signed fixed point (int8 ... int32, Qm.n, symmetric, the trit) through the float kernel."""
+    x32, x64 = inputs(8)
+    rng = np.random.default_rng(1)
+    # values around the format's own steps and both ends of its range (ties, kmin/kmax, just beyond)
+    k = rng.integers(fmt.kmin - 3, fmt.kmax + 4, 1 << 14).astype(np.float64) + rng.choice([0, .25, .5, .75], 1 << 14)
+    near = np.ldexp(k, -fmt.frac_bits)
+    for mode in MODES:
+        for overflow in ("saturate", "ieee"):
+            for x in (x32, x64, near, near.astype(np.float32), x64[:3001]):
+                kw = dict(rounding=mode, overflow=overflow, generator=5, rbits=11, offset=2)
+                got = fmt.quantize(x, **kw)
+                want = reference(lambda: fmt.quantize(x, **kw), monkeypatch)
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{fmt.name} {mode} {overflow} {x.dtype}")
 
 
 def test_explicit_random_bits_and_rbits_extremes(monkeypatch):
