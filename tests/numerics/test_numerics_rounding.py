@@ -124,3 +124,43 @@ def test_torch_generator_advances_and_reproduces():
     a1, a2 = f.quantize(x, rounding="stochastic", generator=g1), f.quantize(x, rounding="stochastic", generator=g1)
     b1 = f.quantize(x, rounding="stochastic", generator=g2)
     assert torch.equal(a1, b1) and not torch.equal(a1, a2)
+
+
+@pytest.mark.parametrize("bits,frac", [(8, 0), (12, -4), (16, 5), (6, -64)])
+@pytest.mark.parametrize("mode", ["nearest_even", "nearest_away", "toward_zero", "up", "down"])
+def test_fixed_point_modes_against_fraction(bits, frac, mode):
+    """k * 2^-frac with k in [-2^(bits-1), 2^(bits-1) - 1], saturating: every mode from exact Fractions,
+    including float64 subnormals (which a coarse step must still round 'up' to one step) and values
+    beyond the range."""
+    from lowbit.numerics import fixed
+    f = fixed(bits, frac)
+    rng = np.random.default_rng(bits * 100 + frac)
+    step = Fraction(2) ** -frac
+    kmin, kmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    x = np.concatenate([np.ldexp(rng.integers(kmin - 2, kmax + 3, 3000) + rng.random(3000) * 2 - 1, -frac),
+                        [5e-324, -5e-324, 2.2e-308, 1e300, -1e300, 0.0],
+                        np.ldexp(np.arange(kmin - 1, kmax + 2) + 0.5, -frac)])
+
+    def want(v):
+        t = Fraction(v) / step
+        fl = math.floor(t)
+        if t == fl:
+            k = fl
+        elif mode == "toward_zero":
+            k = fl if t > 0 else fl + 1
+        elif mode == "up":
+            k = fl + 1
+        elif mode == "down":
+            k = fl
+        else:
+            d = t - fl
+            if d != Fraction(1, 2):
+                k = fl + (d > Fraction(1, 2))
+            elif mode == "nearest_away":
+                k = fl + 1 if t > 0 else fl
+            else:
+                k = fl + (fl % 2)
+        return float(min(max(k, kmin), kmax) * step)
+
+    got = f.quantize(x, rounding=mode)
+    assert [float(g) for g in got] == [want(float(v)) for v in x]
