@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from .rounding import MODE_ID, Rounding, mix64
+from .rounding import MODE_ID, Overflow, Rounding, mix64
 
 try:
     import numba
@@ -144,7 +144,7 @@ if numba is not None:
 
     @njit(cache=True)
     def _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                  mode, rbits, rand, use_rand, sbase, rshift):
+                  mode, rbits, rand, use_rand, sbase, rshift, sp):
         k = x.shape[1]
         amax_bits = np.int64(0)
         for j in range(k):
@@ -159,9 +159,19 @@ if numba is not None:
             return
         amax = np.int64(amax_bits + 0).view(np.float64)  # a fresh temporary: Numba's view needs one
         if rule == 4:
-            # AMAX with an fp32 scale: s = fp32(amax / max_elem), elements rounded from x / s (one float64
-            # division, as the reference does) with saturation, values q * s.
-            s = np.float64(np.float32(amax / elem_max))
+            # AMAX: raw = amax / max_elem / ts (ts the tensor scale, 1 without one), the block scale
+            # s = raw held in fp32 or rounded to the scale format (nearest-even, saturating; sp[0] = 1,
+            # its parameters in sp[2:]), times ts; elements rounded from x / s (one float64 division, as
+            # the reference does) with saturation, values q * s. A NaN scale (an infinite ts) gives NaN.
+            ts = sp[1]
+            raw = amax / elem_max / ts
+            if sp[0] == 0.0:
+                s = np.float64(np.float32(raw))
+            else:
+                s = _round_one(raw, np.int64(sp[2]), np.int64(sp[3]), np.int64(sp[4]), sp[5] != 0.0,
+                               sp[6] != 0.0, sp[7] != 0.0, sp[8], sp[9], sp[10], sp[11], sp[12], sp[13],
+                               0, 0, np.int64(0))
+            s = s * ts
             for j in range(k):
                 if s > 0.0:
                     r = _rand_at(np.int64(blk) * k + j, use_rand, rand, sbase, rshift, mode)
@@ -169,7 +179,7 @@ if numba is not None:
                                    0.0, elem_max, -elem_max, elem_max, -elem_max, mode, rbits, r)
                     out[blk, j] = q * s
                 else:
-                    out[blk, j] = 0.0
+                    out[blk, j] = np.nan if s != s else 0.0   # the canonical NaN, as the reference
             return
         lg = _elog(amax_bits)
         e = lg - emax
@@ -189,7 +199,7 @@ if numba is not None:
 
     @njit(cache=True, parallel=True)
     def _mx_body(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                 mode, rbits, rand, use_rand, seed):
+                 mode, rbits, rand, use_rand, seed, sp):
         # x: (blocks, k). Scale 2^e per block by the rule (0 floor, 1 ceil, 2 even, 3 rceil), then the
         # element grid shifted by e: emin + e, subnormal step q_sub + e, saturation at max * 2^e.
         sbase = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
@@ -197,11 +207,11 @@ if numba is not None:
         if x.size < PARALLEL_MIN:
             for blk in range(x.shape[0]):
                 _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                          mode, rbits, rand, use_rand, sbase, rshift)
+                          mode, rbits, rand, use_rand, sbase, rshift, sp)
         else:
             for blk in prange(x.shape[0]):
                 _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                          mode, rbits, rand, use_rand, sbase, rshift)
+                          mode, rbits, rand, use_rand, sbase, rshift, sp)
 
     # The mode reaches the loops as a compile-time literal: one specialized loop per mode lets LLVM
     # drop the other modes' code and vectorize (about 1.7x for nearest-even, measured).
@@ -213,9 +223,9 @@ if numba is not None:
 
     @njit(cache=True)
     def _mx_kernel(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                   mode, rbits, rand, use_rand, seed):
+                   mode, rbits, rand, use_rand, seed, sp):
         _mx_body(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                 literally(mode), rbits, rand, use_rand, seed)
+                 literally(mode), rbits, rand, use_rand, seed, sp)
 
 
 _ENTRY: dict = {}
@@ -303,14 +313,27 @@ def _block_params(elem, rule: str, elo: int, ehi: int) -> tuple:
             int(elo), int(ehi))
 
 
-def quantize_pow2_blocks(elem, rule: str, blocks, mode: Rounding, rbits, rand, seed, elo, ehi, out_dtype):
+@functools.lru_cache(maxsize=None)
+def _scale_params(scale_fmt) -> tuple:
+    """sp[0] and sp[2:] of the block kernel: 0 for fp32 scales, else 1 and the scale format's
+    nearest-even saturating parameters (as `_float_params`)."""
+    if scale_fmt is None:
+        return (0.0,) + (0.0,) * 12
+    return (1.0,) + tuple(float(v) for v in _float_params(scale_fmt, Rounding.NEAREST_EVEN, Overflow.SATURATE)[:-1])
+
+
+def quantize_pow2_blocks(elem, rule: str, blocks, mode: Rounding, rbits, rand, seed, elo, ehi, out_dtype,
+                         scale_fmt=None, tensor_scale: float = 1.0):
     """Quantize (blocks, k) values with one scale per block (a power of two by the rule, or rule 'amax':
-    an fp32 amax / max_elem); returns the dequantized values."""
+    amax / max_elem / tensor_scale held in fp32 or rounded to `scale_fmt`, times tensor_scale); returns
+    the dequantized values."""
     out = np.empty(blocks.shape, dtype=out_dtype)
     use_rand = rand is not None
     rand_arr = rand if use_rand else _NO_RAND
+    sp = _scale_params(scale_fmt)
+    sp = np.array(sp[:1] + (float(tensor_scale),) + sp[1:], dtype=np.float64)
     args = (blocks, out) + _block_params(elem, rule, elo, ehi) + (MODE_ID[mode], int(rbits), rand_arr,
-                                                                   use_rand, int(seed))
+                                                                   use_rand, int(seed), sp)
     _call_literal(_mx_kernel, args, MODE_ID[mode], (blocks.dtype.char, out.dtype.char, rand_arr.dtype.char),
-                  (blocks, out, rand_arr))
+                  (blocks, out, rand_arr, sp))
     return out

@@ -185,16 +185,19 @@ class ScaledFormat:
         else:
             amax = np.max(np.abs(blocks), axis=-1) if blocks.size else np.zeros(blocks.shape[:-1])
         amax = np.where(np.isnan(blocks).any(axis=-1), np.nan, amax) if blocks.size else amax
-        ts = None
-        if self.tensor_scale:
-            tmax = float(np.max(np.abs(x64))) if x64.size else 0.0
-            ts = float(np.float32(tmax / (self.element.max * self.scale_format.max))) if tmax > 0 else 1.0
+        ts = self._tensor_scale(x64) if self.tensor_scale else None
         scale, scode = self._scales(amax, ts)
         return arr, box, x64, moved, blocks, ax, pad, scale, scode, ts
 
+    def _tensor_scale(self, x) -> float:
+        """NVFP4's second level: fp32(max |x| / (max_elem * max_scale)), 1 for an all-zero tensor."""
+        tmax = float(np.max(np.abs(x))) if x.size else 0.0
+        return float(np.float32(tmax / (self.element.max * self.scale_format.max))) if tmax > 0 else 1.0
+
     def _fast_path(self) -> bool:
-        fp32_amax = self.scale_rule is ScaleRule.AMAX and self.scale_format is None
-        return (_fast.enabled() and (self.scale_rule in _POW2_RULES or fp32_amax) and not self.tensor_scale
+        amax = self.scale_rule is ScaleRule.AMAX and (self.scale_format is None
+                                                      or hasattr(self.scale_format, "ebits"))
+        return (_fast.enabled() and (self.scale_rule in _POW2_RULES or amax)
                 and hasattr(self.element, "ebits") and self.element.signed)
 
     def quantize(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
@@ -207,8 +210,11 @@ class ScaledFormat:
             mode, _, rbits, rand, seed = self.element._prepare(flat.size, rounding, Overflow.SATURATE, generator,
                                                                rbits, random_bits, 0)
             lo, hi = (-127, 127) if self.scale_format is not None else (-149, 127)
+            amax = self.scale_rule is ScaleRule.AMAX
             q = _fast.quantize_pow2_blocks(self.element, self.scale_rule.value, flat, mode, rbits, rand, seed,
-                                           lo, hi, arr.dtype if arr.dtype == np.float32 else np.float64)
+                                           lo, hi, arr.dtype if arr.dtype == np.float32 else np.float64,
+                                           self.scale_format if amax else None,
+                                           self._tensor_scale(arr) if self.tensor_scale else 1.0)
             return rebox(self._unmove(q.reshape(moved.shape), arr.shape, ax, pad), box)
         arr, box, x64, moved, blocks, ax, pad, scale, _, _ = self._split(x, axis)
         q = self._elements(blocks, scale, rounding, generator, rbits, random_bits, encode=False)

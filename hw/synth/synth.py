@@ -82,6 +82,13 @@ TARGETS = [
     Target("sa_pe_int8", "sa_pe", "int8", note="systolic PE: int8 x int8 -> int32, operand registers"),
 ]
 
+# The full 32-element MX units (what the fits above stand for): ABC takes tens of minutes on them, so they
+# run only when named: python hw/synth/synth.py --only mx_dot_mxfp4_e2m1_k32 --merge --timeout 5400
+SLOW = [
+    Target("mx_dot_mxfp4_e2m1_k32", "mx_dot", "mxfp4_e2m1", macs=32, override={"K": 32}, note="32 products + fp32 RNE"),
+    Target("mx_dot_mxfp8_e4m3_k32", "mx_dot", "mxfp8_e4m3", macs=32, override={"K": 32}, note="32 products + fp32 RNE"),
+]
+
 
 def _lit(v: int) -> str:
     """A Verilog constant for a parameter value (sized hex beyond 31 bits)."""
@@ -173,11 +180,11 @@ def main(argv=None) -> int:
     ap.add_argument("--merge", action="store_true", help="update the targets given in --out, keep the others")
     args = ap.parse_args(argv)
     if args.list:
-        for t in TARGETS:
-            print(t.name, "-", t.note or f"{t.op} on {t.fmt}")
+        for t in TARGETS + SLOW:
+            print(t.name, "-", (t.note or f"{t.op} on {t.fmt}") + (" (only with --only)" if t in SLOW else ""))
         return 0
-    chosen = [t for t in TARGETS if not args.only or t.name in args.only]
-    unknown = set(args.only or []) - {t.name for t in TARGETS}
+    chosen = [t for t in TARGETS + SLOW if (t.name in args.only if args.only else t in TARGETS)]
+    unknown = set(args.only or []) - {t.name for t in TARGETS + SLOW}
     if unknown:
         raise SystemExit(f"unknown targets: {sorted(unknown)}; see --list")
     netlists = Path(args.netlists) if args.netlists else (Path(tempfile.mkdtemp()) if args.verify else None)
@@ -185,7 +192,7 @@ def main(argv=None) -> int:
     if args.merge and Path(args.out).is_file():   # keep the other targets of an earlier full run
         old = json.loads(Path(args.out).read_text())["units"]
         rows = {**{k: v for k, v in old.items() if not v.get("fit") and k not in rows}, **rows}
-        rows = {t.name: rows[t.name] for t in TARGETS if t.name in rows}
+        rows = {t.name: rows[t.name] for t in TARGETS + SLOW if t.name in rows}
     if args.verify:
         from lowbit.verify import check_unit, get_unit
         for t in chosen:

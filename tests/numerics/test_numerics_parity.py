@@ -94,7 +94,12 @@ SCALED = ([get_format(n) for n in ("mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mx
              ScaledFormat(get_format("fp8_e5m2"), "tensor", scale_rule="rceil"),
              ScaledFormat(get_format("fp8_e4m3fn"), "tensor", scale_rule="amax"),
              ScaledFormat(get_format("fp4_e2m1fn"), "block", 16, scale_rule="amax"),
-             ScaledFormat(get_format("fp8_e5m2"), "channel", scale_rule="amax")])
+             ScaledFormat(get_format("fp8_e5m2"), "channel", scale_rule="amax"),
+             get_format("nvfp4"),
+             ScaledFormat(get_format("fp4_e2m1fn"), "block", 16, get_format("fp8_e4m3fn"), "amax"),
+             ScaledFormat(get_format("fp6_e3m2fn"), "channel", scale_format=get_format("bf16"), scale_rule="amax"),
+             ScaledFormat(get_format("fp8_e4m3fn"), "tensor", scale_format=get_format("fp8_e5m2"),
+                          scale_rule="amax")])
 
 
 @pytest.mark.parametrize("fmt", SCALED, ids=lambda f: f"{f.name}_{f.scale_rule.value}")
@@ -143,3 +148,21 @@ def test_bf16_torch_cast_lane_is_bit_identical_to_reference(monkeypatch):
     sat = f.quantize(t, overflow="saturate")
     np.testing.assert_array_equal(bits(sat.numpy()),
                                   bits(reference(lambda: f.quantize(x32, overflow="saturate"), monkeypatch)))
+
+
+@pytest.mark.parametrize("name", ["nvfp4"])
+def test_two_level_block_kernel_edge_tensors(name, monkeypatch):
+    """NVFP4 through the block kernel: an Inf without NaN (infinite tensor scale: every block NaN, as the
+    reference), all zeros, block scales that underflow e4m3, and a saturating tensor scale."""
+    f = get_format(name)
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((6, 48)).astype(np.float32)
+    cases = [np.where(np.arange(48) == 7, np.inf, base), np.zeros((6, 48), np.float32),
+             base * np.float32(1e-30) + np.where(np.arange(48) == 0, 1e5, 0).astype(np.float32),
+             base * np.float32(3e38)]
+    for x in cases:
+        for mode in MODES:
+            kw = dict(rounding=mode, generator=4, rbits=8)
+            got = f.quantize(x, **kw)
+            want = reference(lambda: f.quantize(x, **kw), monkeypatch)
+            np.testing.assert_array_equal(bits(got), bits(want), err_msg=mode)
