@@ -158,6 +158,10 @@ if numba is not None:
                 out[blk, j] = 0.0
             return
         amax = np.int64(amax_bits + 0).view(np.float64)  # a fresh temporary: Numba's view needs one
+        # the element's negative end and signed-zero rule: -max and -0 kept for minifloats; kmin (e.g.
+        # -128 for int8) and no -0 for fixed point
+        elem_min = sp[14]
+        nnz = sp[15] != 0.0
         if rule == 4:
             # AMAX: raw = amax / max_elem / ts (ts the tensor scale, 1 without one), the block scale
             # s = raw held in fp32 or rounded to the scale format (nearest-even, saturating; sp[0] = 1,
@@ -175,8 +179,8 @@ if numba is not None:
             for j in range(k):
                 if s > 0.0:
                     r = _rand_at(np.int64(blk) * k + j, use_rand, rand, sbase, rshift, mode)
-                    q = _round_one(np.float64(x[blk, j]) / s, mbits, emin, q_sub, True, True, False, elem_max,
-                                   0.0, elem_max, -elem_max, elem_max, -elem_max, mode, rbits, r)
+                    q = _round_one(np.float64(x[blk, j]) / s, mbits, emin, q_sub, True, True, nnz, elem_max,
+                                   0.0, elem_max, elem_min, elem_max, elem_min, mode, rbits, r)
                     out[blk, j] = q * s
                 else:
                     out[blk, j] = np.nan if s != s else 0.0   # the canonical NaN, as the reference
@@ -192,10 +196,11 @@ if numba is not None:
             e += np.int64(elem_max * _pow2(e) < amax)
         e = min(max(e, elo), ehi)
         mx = elem_max * _pow2(e)
+        mn = elem_min * _pow2(e)
         for j in range(k):
             r = _rand_at(np.int64(blk) * k + j, use_rand, rand, sbase, rshift, mode)
-            out[blk, j] = _round_one(x[blk, j], mbits, emin + e, q_sub + e, True, True, False, mx, 0.0,
-                                     mx, -mx, mx, -mx, mode, rbits, r)
+            out[blk, j] = _round_one(x[blk, j], mbits, emin + e, q_sub + e, True, True, nnz, mx, 0.0,
+                                     mx, mn, mx, mn, mode, rbits, r)
 
     @njit(cache=True, parallel=True)
     def _mx_body(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
@@ -308,9 +313,19 @@ _RULE_ID = {"floor": 0, "ceil": 1, "even": 2, "rceil": 3, "amax": 4}
 @functools.lru_cache(maxsize=None)
 def _block_params(elem, rule: str, elo: int, ehi: int) -> tuple:
     emax = int(np.frexp(elem.max)[1]) - 1
+    if hasattr(elem, "frac_bits"):   # signed fixed point: the grid of _fixed_params, no mantissa for 'even'
+        mbits, emin, q_sub = _fixed_params(elem, Rounding.NEAREST_EVEN)[:3]
+        return (_RULE_ID[rule], emax, 0, float(elem.max), mbits, emin, q_sub, int(elo), int(ehi))
     q_sub = elem.emin - (elem.mbits if elem.subnormals else 0)
     return (_RULE_ID[rule], emax, int(elem.mbits), float(elem.max), int(elem.mbits), int(elem.emin), int(q_sub),
             int(elo), int(ehi))
+
+
+def _elem_ends(elem) -> tuple:
+    """sp[14:16]: the element's most negative value and whether it has no -0."""
+    if hasattr(elem, "frac_bits"):
+        return (float(elem.min), 1.0)
+    return (-float(elem.max), 0.0)
 
 
 @functools.lru_cache(maxsize=None)
@@ -331,7 +346,7 @@ def quantize_pow2_blocks(elem, rule: str, blocks, mode: Rounding, rbits, rand, s
     use_rand = rand is not None
     rand_arr = rand if use_rand else _NO_RAND
     sp = _scale_params(scale_fmt)
-    sp = np.array(sp[:1] + (float(tensor_scale),) + sp[1:], dtype=np.float64)
+    sp = np.array(sp[:1] + (float(tensor_scale),) + sp[1:] + _elem_ends(elem), dtype=np.float64)
     args = (blocks, out) + _block_params(elem, rule, elo, ehi) + (MODE_ID[mode], int(rbits), rand_arr,
                                                                    use_rand, int(seed), sp)
     _call_literal(_mx_kernel, args, MODE_ID[mode], (blocks.dtype.char, out.dtype.char, rand_arr.dtype.char),

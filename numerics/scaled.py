@@ -198,7 +198,7 @@ class ScaledFormat:
         amax = self.scale_rule is ScaleRule.AMAX and (self.scale_format is None
                                                       or hasattr(self.scale_format, "ebits"))
         return (_fast.enabled() and (self.scale_rule in _POW2_RULES or amax)
-                and hasattr(self.element, "ebits") and self.element.signed)
+                and (hasattr(self.element, "ebits") or hasattr(self.element, "frac_bits")) and self.element.signed)
 
     def quantize(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
                  random_bits=None):
