@@ -29,6 +29,7 @@ Decoded values are the float64 nearest to the exact value (correctly rounded).
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -149,22 +150,25 @@ class LNSFormat(Format):
     def _mag_value(self, mag: int) -> float:
         return float(self._decode_flat(np.array([mag], dtype=np.int64))[0])
 
-    @property
+    # cached: decoding a code per access cost ~20 us, and the training path asks on every quantize call
+    @functools.cached_property
     def max(self) -> float:
         return self._mag_value(self.max_mag)
 
-    @property
+    @functools.cached_property
     def min_normal(self) -> float:
         return self._mag_value(1)
 
-    min_subnormal = min_normal
+    @property
+    def min_subnormal(self) -> float:
+        return self.min_normal
 
     @property
     def eps(self) -> float:
         """Relative spacing of neighbouring magnitudes, 2^(1/gamma) - 1."""
         return float(lns_exact.decode_mantissas(self.gamma)[1] - 1.0) if self.gamma > 1 else 1.0
 
-    @property
+    @functools.cached_property
     def fits_float32(self) -> bool:
         return self.max <= _F32_MAX and self.min_normal >= 2.0 ** -126
 

@@ -18,6 +18,7 @@ amax) and trimming; `ScaledCodes.padded` records how many elements were padded.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -105,7 +106,7 @@ class ScaledFormat:
         sbits = 32 if self.scale_format is None else self.scale_format.bits
         return self.element.bits + (sbits / self.block if self.granularity == "block" else 0.0)
 
-    @property
+    @functools.cached_property
     def emax_elem(self) -> int:
         return int(_ilog2(np.array([self.element.max]))[0])
 
