@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import lns_exact
+from . import _fast_lns, lns_exact
 from ._arrays import rebox, unbox_float
 from .format import DEFAULT_RBITS, Format
 from .rounding import Overflow, Rounding, round_magnitude
@@ -188,6 +188,12 @@ class LNSFormat(Format):
     # ---- the reference rounding: float64 in, codes out ----
     def _codes_flat(self, x: np.ndarray, mode: LNSRounding, overflow: Overflow, rbits: int,
                     rand: np.ndarray | None) -> np.ndarray:
+        if _fast_lns.enabled(mode):
+            return _fast_lns.lns_round(self, x, mode, overflow is Overflow.IEEE)
+        return self._codes_reference(x, mode, overflow, rbits, rand)
+
+    def _codes_reference(self, x: np.ndarray, mode: LNSRounding, overflow: Overflow, rbits: int,
+                         rand: np.ndarray | None) -> np.ndarray:
         g = self.gamma
         x = x.astype(np.float64)
         neg, nan, inf = np.signbit(x), np.isnan(x), np.isinf(x)
@@ -237,10 +243,11 @@ class LNSFormat(Format):
         return np.where(nan, self.nan_code, code).astype(np.int64)
 
     def _quantize_flat(self, x, mode, overflow, rbits, rand, seed, offset):
+        out_dtype = np.float32 if (x.dtype == np.float32 and self.fits_float32) else np.float64
+        if _fast_lns.enabled(mode):
+            return _fast_lns.lns_round(self, x, mode, overflow is Overflow.IEEE, out_dtype)
         rand = self._stream(seed, x.size, rbits, offset, rand) if mode.stochastic else None
-        vals = self._decode_flat(self._codes_flat(x, mode, overflow, rbits, rand))
-        out32 = x.dtype == np.float32 and self.fits_float32
-        return vals.astype(np.float32 if out32 else np.float64)
+        return self._decode_flat(self._codes_reference(x, mode, overflow, rbits, rand)).astype(out_dtype)
 
     def encode(self, x, rounding="nearest_even", overflow=None, generator=None, rbits: int = DEFAULT_RBITS,
                random_bits=None, offset: int = 0):

@@ -171,3 +171,40 @@ def test_two_level_block_kernel_edge_tensors(name, monkeypatch):
             got = f.quantize(x, **kw)
             want = reference(lambda: f.quantize(x, **kw), monkeypatch)
             np.testing.assert_array_equal(bits(got), bits(want), err_msg=mode)
+
+
+def _lns_formats():
+    from lowbit.numerics.lns_format import LNSFormat
+    named = [get_format(n) for n in list_formats() if isinstance(get_format(n), LNSFormat)]
+    return named + [LNSFormat(6, 2), LNSFormat(12, 16, qbias=40), LNSFormat(10, 1, nearest="linear"),
+                    LNSFormat(20, 1024)]
+
+
+@pytest.mark.parametrize("fmt", _lns_formats(), ids=lambda f: f.name)
+def test_lns_kernel_is_bit_identical_to_reference(fmt, monkeypatch):
+    """LNS nearest/directed rounding (numerics/_fast_lns.py): the same codes and value bits as
+    LNSFormat's numpy reference, on random bit patterns (every binade, subnormals, specials) and on
+    values around the format's own grid and range ends, in the single-thread and the threaded loop."""
+    x32, x64 = inputs(12, 1 << 17)
+    rng = np.random.default_rng(2)
+    grid = np.abs(np.asarray(fmt.values(), dtype=np.float64)) if fmt.bits <= 16 else np.geomspace(1e-6, 1e6, 4096)
+    grid = grid[np.isfinite(grid)]
+    near = rng.choice(grid, 1 << 14) * (1 + rng.standard_normal(1 << 14) * 0.02) * rng.choice([-1, 1], 1 << 14)
+    # exact ties: the nearest thresholds of both splits in a few binades, and half the smallest magnitude's
+    # threshold (where nearest chooses between zero and it), each with its float64 neighbours
+    from lowbit.numerics import lns_exact
+    ties = [np.ldexp(lns_exact.nearest_thresholds(fmt.gamma, split), k)
+            for split in ("log", "linear") for k in (-3, 0, 5)] + [np.array([fmt._min_threshold() / 2])]
+    ties = np.concatenate(ties)
+    ties = np.concatenate([ties, np.nextafter(ties, 0), np.nextafter(ties, np.inf)])
+    near = np.concatenate([near, ties, -ties])
+    for mode in ("nearest_log", "nearest_linear", "toward_zero", "up", "down"):
+        for overflow in ("saturate", "ieee"):
+            for x in (x32, x64, near, near.astype(np.float32), x64[:3001]):
+                kw = dict(rounding=mode, overflow=overflow)
+                got, codes = fmt.quantize(x, **kw), fmt.encode(x, **kw)
+                want = reference(lambda: fmt.quantize(x, **kw), monkeypatch)
+                want_codes = reference(lambda: fmt.encode(x, **kw), monkeypatch)
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(codes, want_codes, err_msg=f"{fmt.name} {mode} {overflow} {x.dtype}")
+                np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{fmt.name} {mode} {overflow} {x.dtype}")
