@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 DEFAULT = ["fp32", "bf16_nearest", "bf16_sr", "bf16_kahan", "fp8", "mxfp8", "mxfp6", "mxfp4", "nvfp4", "int8",
-           "fp4_dge_occ", "ternary", "eco_fp8"]
+           "fp4_dge_occ", "ternary", "eco_fp8", "lns_madam"]
 
 
 def _setup(name, cfg, data):
