@@ -143,8 +143,8 @@ if numba is not None:
                                       rshift, offset)
 
     @njit(cache=True)
-    def _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                  mode, rbits, rand, use_rand, sbase, rshift, sp):
+    def _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                  no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts):
         k = x.shape[1]
         amax_bits = np.int64(0)
         for j in range(k):
@@ -158,28 +158,25 @@ if numba is not None:
                 out[blk, j] = 0.0
             return
         amax = np.int64(amax_bits + 0).view(np.float64)  # a fresh temporary: Numba's view needs one
-        # the element's negative end and signed-zero rule: -max and -0 kept for minifloats; kmin (e.g.
-        # -128 for int8) and no -0 for fixed point
-        elem_min = sp[14]
-        nnz = sp[15] != 0.0
+        # elements saturate at [elem_min, elem_max]: -max for minifloats, kmin (-128 for int8) for fixed
+        # point; no_negzero as the element's own kernel parameter (fnuz formats, fixed point)
         if rule == 4:
             # AMAX: raw = amax / max_elem / ts (ts the tensor scale, 1 without one), the block scale
-            # s = raw held in fp32 or rounded to the scale format (nearest-even, saturating; sp[0] = 1,
-            # its parameters in sp[2:]), times ts; elements rounded from x / s (one float64 division, as
-            # the reference does) with saturation, values q * s. A NaN scale (an infinite ts) gives NaN.
-            ts = sp[1]
+            # s = raw held in fp32 (sp empty) or rounded to the scale format (sp = its nearest-even
+            # saturating parameters in grid_params order), times ts; elements rounded from x / s (one
+            # float64 division, as the reference does), values q * s. A NaN scale (infinite ts) gives NaN.
             raw = amax / elem_max / ts
-            if sp[0] == 0.0:
+            if sp.shape[0] == 0:
                 s = np.float64(np.float32(raw))
             else:
-                s = _round_one(raw, np.int64(sp[2]), np.int64(sp[3]), np.int64(sp[4]), sp[5] != 0.0,
-                               sp[6] != 0.0, sp[7] != 0.0, sp[8], sp[9], sp[10], sp[11], sp[12], sp[13],
+                s = _round_one(raw, np.int64(sp[0]), np.int64(sp[1]), np.int64(sp[2]), sp[3] != 0.0,
+                               sp[4] != 0.0, sp[5] != 0.0, sp[6], sp[7], sp[8], sp[9], sp[10], sp[11],
                                0, 0, np.int64(0))
             s = s * ts
             for j in range(k):
                 if s > 0.0:
                     r = _rand_at(np.int64(blk) * k + j, use_rand, rand, sbase, rshift, mode)
-                    q = _round_one(np.float64(x[blk, j]) / s, mbits, emin, q_sub, True, True, nnz, elem_max,
+                    q = _round_one(np.float64(x[blk, j]) / s, mbits, emin, q_sub, True, True, no_negzero, elem_max,
                                    0.0, elem_max, elem_min, elem_max, elem_min, mode, rbits, r)
                     out[blk, j] = q * s
                 else:
@@ -199,24 +196,24 @@ if numba is not None:
         mn = elem_min * _pow2(e)
         for j in range(k):
             r = _rand_at(np.int64(blk) * k + j, use_rand, rand, sbase, rshift, mode)
-            out[blk, j] = _round_one(x[blk, j], mbits, emin + e, q_sub + e, True, True, nnz, mx, 0.0,
+            out[blk, j] = _round_one(x[blk, j], mbits, emin + e, q_sub + e, True, True, no_negzero, mx, 0.0,
                                      mx, mn, mx, mn, mode, rbits, r)
 
     @njit(cache=True, parallel=True)
-    def _mx_body(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                 mode, rbits, rand, use_rand, seed, sp):
+    def _mx_body(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
+                 mode, rbits, rand, use_rand, seed, sp, ts):
         # x: (blocks, k). Scale 2^e per block by the rule (0 floor, 1 ceil, 2 even, 3 rceil), then the
         # element grid shifted by e: emin + e, subnormal step q_sub + e, saturation at max * 2^e.
         sbase = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
         rshift = np.uint64(64 - rbits)
         if x.size < PARALLEL_MIN:
             for blk in range(x.shape[0]):
-                _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                          mode, rbits, rand, use_rand, sbase, rshift, sp)
+                _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                          no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts)
         else:
             for blk in prange(x.shape[0]):
-                _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                          mode, rbits, rand, use_rand, sbase, rshift, sp)
+                _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                          no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts)
 
     # The mode reaches the loops as a compile-time literal: one specialized loop per mode lets LLVM
     # drop the other modes' code and vectorize (about 1.7x for nearest-even, measured).
@@ -227,10 +224,10 @@ if numba is not None:
                        pos_ovf, neg_ovf, pos_inf, neg_inf, literally(mode), rbits, rand, use_rand, seed, offset)
 
     @njit(cache=True)
-    def _mx_kernel(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                   mode, rbits, rand, use_rand, seed, sp):
-        _mx_body(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                 literally(mode), rbits, rand, use_rand, seed, sp)
+    def _mx_kernel(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
+                   mode, rbits, rand, use_rand, seed, sp, ts):
+        _mx_body(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
+                 literally(mode), rbits, rand, use_rand, seed, sp, ts)
 
 
 _ENTRY: dict = {}
@@ -263,9 +260,7 @@ def _call_literal(kernel, args: tuple, mode: int, key: tuple, arrays: tuple):
     return None
 
 
-@functools.lru_cache(maxsize=None)
 def _float_params(fmt, mode: Rounding, overflow) -> tuple:
-    """The kernel's scalar parameters of a (format, mode, overflow): derived once, not per call."""
     pos_ovf, neg_ovf, pos_inf, neg_inf = fmt._specials(mode, overflow)
     q_sub = fmt.emin - (fmt.mbits if fmt.subnormals else 0)
     return (int(fmt.mbits), int(fmt.emin), int(q_sub), bool(fmt.has_zero), bool(fmt.signed),
@@ -273,31 +268,42 @@ def _float_params(fmt, mode: Rounding, overflow) -> tuple:
             float(pos_ovf), float(neg_ovf), float(pos_inf), float(neg_inf), MODE_ID[mode])
 
 
-@functools.lru_cache(maxsize=None)
 def _fixed_params(fmt, mode: Rounding) -> tuple:
-    """The same kernel for a signed fixed-point format k * 2^-frac_bits (saturating): the grid step is
-    2^-frac_bits at every magnitude (emin above every input: q = q_sub), a magnitude above kmax saturates
-    to kmax or, for negative inputs, to kmin (so -128 for int8, -127 for a symmetric int8), +-Inf
-    saturate the same way, NaN stays NaN and zero has no sign. Inputs so large that their float64 ulp
-    exceeds the step (|x| >= 2^(53 - frac_bits)) are beyond kmax <= 2^31 and saturate."""
+    # A signed fixed-point format k * 2^-frac_bits on the same kernel: the grid step is 2^-frac_bits at
+    # every magnitude (emin above every input, so q = q_sub), a magnitude above kmax saturates to kmax
+    # or, for negative inputs, to kmin (-128 for int8, -127 for a symmetric int8), +-Inf saturate the
+    # same way, NaN stays NaN and zero has no sign. Inputs whose float64 ulp exceeds the step
+    # (|x| >= 2^(53 - frac_bits)) are beyond kmax <= 2^31 and saturate.
     step = float(np.ldexp(1.0, -fmt.frac_bits))
     hi, lo = float(np.ldexp(float(fmt.kmax), -fmt.frac_bits)), float(np.ldexp(float(fmt.kmin), -fmt.frac_bits))
     return (60, 1 << 30, -int(fmt.frac_bits), True, True, True, hi, step, hi, lo, hi, lo, MODE_ID[mode])
 
 
-def quantize_fixed(fmt, x, mode: Rounding, rbits, rand, seed, offset, out_dtype):
-    """Signed FixedFormat with saturating overflow through the float kernel (parity-tested like it)."""
-    return _run_float(x, _fixed_params(fmt, mode), rbits, rand, seed, offset, out_dtype)
+@functools.lru_cache(maxsize=None)
+def grid_params(fmt, mode: Rounding, overflow) -> tuple | None:
+    """The element kernel's scalar parameters of a (format, mode, overflow), derived once: for
+    FloatFormat, and for signed FixedFormat with saturating overflow (ieee means saturate there); None
+    for formats the kernel does not cover (unsigned or wrapping fixed point, LNS, ...)."""
+    from .fixed import FixedFormat
+    from .floatfmt import FloatFormat
+    if isinstance(fmt, FloatFormat):
+        return _float_params(fmt, mode, overflow)
+    if isinstance(fmt, FixedFormat) and fmt.signed and overflow is not Overflow.WRAP:
+        return _fixed_params(fmt, mode)
+    return None
+
+
+def supports(fmt, overflow=Overflow.SATURATE) -> bool:
+    """Whether the kernels round `fmt` (with this overflow policy) and are enabled."""
+    return enabled() and grid_params(fmt, Rounding.NEAREST_EVEN, overflow) is not None
 
 
 _NO_RAND = np.zeros(1, dtype=np.int64)
 
 
-def quantize_float(fmt, x, mode: Rounding, overflow, rbits, rand, seed, offset, out_dtype):
-    return _run_float(x, _float_params(fmt, mode, overflow), rbits, rand, seed, offset, out_dtype)
-
-
-def _run_float(x, params, rbits, rand, seed, offset, out_dtype):
+def quantize_grid(fmt, x, mode: Rounding, overflow, rbits, rand, seed, offset, out_dtype):
+    """Round the flat array x onto fmt's grid (a format `supports` accepts)."""
+    params = grid_params(fmt, mode, overflow)
     out = np.empty(x.shape, dtype=out_dtype)
     use_rand = rand is not None
     rand_arr = rand if use_rand else _NO_RAND
@@ -312,33 +318,29 @@ _RULE_ID = {"floor": 0, "ceil": 1, "even": 2, "rceil": 3, "amax": 4}
 
 @functools.lru_cache(maxsize=None)
 def _block_params(elem, rule: str, elo: int, ehi: int) -> tuple:
+    """(rule, emax, element mantissa bits for rule 'even' (0 for fixed point, as the reference), max,
+    the element's grid (mbits, emin, q_sub), exponent clamp, its saturating negative end and its
+    no-negative-zero flag), all from its saturating kernel parameters."""
+    p = grid_params(elem, Rounding.NEAREST_EVEN, Overflow.SATURATE)
     emax = int(np.frexp(elem.max)[1]) - 1
-    if hasattr(elem, "frac_bits"):   # signed fixed point: the grid of _fixed_params, no mantissa for 'even'
-        mbits, emin, q_sub = _fixed_params(elem, Rounding.NEAREST_EVEN)[:3]
-        return (_RULE_ID[rule], emax, 0, float(elem.max), mbits, emin, q_sub, int(elo), int(ehi))
-    q_sub = elem.emin - (elem.mbits if elem.subnormals else 0)
-    return (_RULE_ID[rule], emax, int(elem.mbits), float(elem.max), int(elem.mbits), int(elem.emin), int(q_sub),
-            int(elo), int(ehi))
+    return (_RULE_ID[rule], emax, int(getattr(elem, "mbits", 0)), float(elem.max)) + p[:3] + (
+        int(elo), int(ehi), p[9], p[5])
 
 
-def _elem_ends(elem) -> tuple:
-    """sp[14:16]: the element's most negative value and whether it has no -0."""
-    if hasattr(elem, "frac_bits"):
-        return (float(elem.min), 1.0)
-    return (-float(elem.max), 0.0)
+_FP32_SCALE = np.zeros(0, dtype=np.float64)
 
 
 @functools.lru_cache(maxsize=None)
-def _scale_params(scale_fmt) -> tuple:
-    """sp[0] and sp[2:] of the block kernel: 0 for fp32 scales, else 1 and the scale format's
-    nearest-even saturating parameters (as `_float_params`)."""
+def _scale_params(scale_fmt) -> np.ndarray:
+    """The block kernel's `sp`: empty for fp32 scales, else the scale format's nearest-even saturating
+    parameters (grid_params order, without the mode id)."""
     if scale_fmt is None:
-        return (0.0,) + (0.0,) * 12
-    return (1.0,) + tuple(float(v) for v in _float_params(scale_fmt, Rounding.NEAREST_EVEN, Overflow.SATURATE)[:-1])
+        return _FP32_SCALE
+    return np.array(grid_params(scale_fmt, Rounding.NEAREST_EVEN, Overflow.SATURATE)[:-1], dtype=np.float64)
 
 
-def quantize_pow2_blocks(elem, rule: str, blocks, mode: Rounding, rbits, rand, seed, elo, ehi, out_dtype,
-                         scale_fmt=None, tensor_scale: float = 1.0):
+def quantize_blocks(elem, rule: str, blocks, mode: Rounding, rbits, rand, seed, elo, ehi, out_dtype,
+                    scale_fmt=None, tensor_scale: float = 1.0):
     """Quantize (blocks, k) values with one scale per block (a power of two by the rule, or rule 'amax':
     amax / max_elem / tensor_scale held in fp32 or rounded to `scale_fmt`, times tensor_scale); returns
     the dequantized values."""
@@ -346,9 +348,8 @@ def quantize_pow2_blocks(elem, rule: str, blocks, mode: Rounding, rbits, rand, s
     use_rand = rand is not None
     rand_arr = rand if use_rand else _NO_RAND
     sp = _scale_params(scale_fmt)
-    sp = np.array(sp[:1] + (float(tensor_scale),) + sp[1:] + _elem_ends(elem), dtype=np.float64)
     args = (blocks, out) + _block_params(elem, rule, elo, ehi) + (MODE_ID[mode], int(rbits), rand_arr,
-                                                                   use_rand, int(seed), sp)
+                                                                   use_rand, int(seed), sp, float(tensor_scale))
     _call_literal(_mx_kernel, args, MODE_ID[mode], (blocks.dtype.char, out.dtype.char, rand_arr.dtype.char),
                   (blocks, out, rand_arr, sp))
     return out

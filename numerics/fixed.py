@@ -81,8 +81,8 @@ class FixedFormat(Format):
 
     def _quantize_flat(self, x, mode, overflow, rbits, rand, seed, offset):
         out_dtype = np.float32 if (x.dtype == np.float32 and self.int_bits <= 24) else np.float64
-        if self.signed and overflow is not Overflow.WRAP and _fast.enabled():
-            return _fast.quantize_fixed(self, x, mode, rbits, rand, seed, offset, out_dtype)
+        if _fast.supports(self, overflow):
+            return _fast.quantize_grid(self, x, mode, overflow, rbits, rand, seed, offset, out_dtype)
         return self._quantize_reference(x, mode, overflow, rbits, rand, seed, offset).astype(out_dtype)
 
     def _quantize_reference(self, x, mode, overflow, rbits, rand, seed, offset):

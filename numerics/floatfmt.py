@@ -188,7 +188,7 @@ class FloatFormat(Format):
     def _quantize_flat(self, x, mode, overflow, rbits, rand, seed, offset):
         out_dtype = self._out_dtype(x)
         if _fast.enabled():
-            return _fast.quantize_float(self, x, mode, overflow, rbits, rand, seed, offset, out_dtype)
+            return _fast.quantize_grid(self, x, mode, overflow, rbits, rand, seed, offset, out_dtype)
         return self._quantize_reference(x.astype(np.float64), mode, overflow, rbits,
                                         self._stream(seed, x.size, rbits, offset, rand)
                                         if mode is Rounding.STOCHASTIC else None).astype(out_dtype)

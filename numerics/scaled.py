@@ -196,10 +196,10 @@ class ScaledFormat:
         return float(np.float32(tmax / (self.element.max * self.scale_format.max))) if tmax > 0 else 1.0
 
     def _fast_path(self) -> bool:
-        amax = self.scale_rule is ScaleRule.AMAX and (self.scale_format is None
-                                                      or hasattr(self.scale_format, "ebits"))
-        return (_fast.enabled() and (self.scale_rule in _POW2_RULES or amax)
-                and (hasattr(self.element, "ebits") or hasattr(self.element, "frac_bits")) and self.element.signed)
+        # signed elements the kernels round; power-of-two rules, or amax with an fp32 or kernel-rounded scale
+        amax = self.scale_rule is ScaleRule.AMAX and (self.scale_format is None or _fast.supports(self.scale_format))
+        return (_fast.supports(self.element) and self.element.signed
+                and (self.scale_rule in _POW2_RULES or amax))
 
     def quantize(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
                  random_bits=None):
@@ -212,10 +212,10 @@ class ScaledFormat:
                                                                rbits, random_bits, 0)
             lo, hi = (-127, 127) if self.scale_format is not None else (-149, 127)
             amax = self.scale_rule is ScaleRule.AMAX
-            q = _fast.quantize_pow2_blocks(self.element, self.scale_rule.value, flat, mode, rbits, rand, seed,
-                                           lo, hi, arr.dtype if arr.dtype == np.float32 else np.float64,
-                                           self.scale_format if amax else None,
-                                           self._tensor_scale(arr) if self.tensor_scale else 1.0)
+            q = _fast.quantize_blocks(self.element, self.scale_rule.value, flat, mode, rbits, rand, seed,
+                                      lo, hi, arr.dtype if arr.dtype == np.float32 else np.float64,
+                                      self.scale_format if amax else None,
+                                      self._tensor_scale(arr) if self.tensor_scale else 1.0)
             return rebox(self._unmove(q.reshape(moved.shape), arr.shape, ax, pad), box)
         arr, box, x64, moved, blocks, ax, pad, scale, _, _ = self._split(x, axis)
         q = self._elements(blocks, scale, rounding, generator, rbits, random_bits, encode=False)

@@ -101,6 +101,8 @@ SCALED = ([get_format(n) for n in ("mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mx
              ScaledFormat(FixedFormat(4, 0), "block", 32, get_format("fp8_e4m3fn"), "amax"),
              ScaledFormat(FixedFormat(6, 2), "block", 16, get_format("e8m0fnu"), "even"),
              ScaledFormat(FixedFormat(8, 6), "block", 32, get_format("e8m0fnu"), "rceil"),
+             ScaledFormat(get_format("fp8_e4m3fnuz"), "block", 32, get_format("e8m0fnu"), "floor"),  # no -0
+             ScaledFormat(get_format("fp8_e5m2fnuz"), "channel", scale_rule="amax"),
              ScaledFormat(get_format("fp4_e2m1fn"), "block", 16, get_format("fp8_e4m3fn"), "amax"),
              ScaledFormat(get_format("fp6_e3m2fn"), "channel", scale_format=get_format("bf16"), scale_rule="amax"),
              ScaledFormat(get_format("fp8_e4m3fn"), "tensor", scale_format=get_format("fp8_e5m2"),
@@ -155,11 +157,10 @@ def test_bf16_torch_cast_lane_is_bit_identical_to_reference(monkeypatch):
                                   bits(reference(lambda: f.quantize(x32, overflow="saturate"), monkeypatch)))
 
 
-@pytest.mark.parametrize("name", ["nvfp4"])
-def test_two_level_block_kernel_edge_tensors(name, monkeypatch):
+def test_two_level_block_kernel_edge_tensors(monkeypatch):
     """NVFP4 through the block kernel: an Inf without NaN (infinite tensor scale: every block NaN, as the
     reference), all zeros, block scales that underflow e4m3, and a saturating tensor scale."""
-    f = get_format(name)
+    f = get_format("nvfp4")
     rng = np.random.default_rng(3)
     base = rng.standard_normal((6, 48)).astype(np.float32)
     cases = [np.where(np.arange(48) == 7, np.inf, base), np.zeros((6, 48), np.float32),
