@@ -5,7 +5,6 @@ from fractions import Fraction
 
 import math
 
-import ml_dtypes
 import numpy as np
 import pytest
 
