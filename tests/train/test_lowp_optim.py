@@ -1,5 +1,7 @@
 """Low-precision optimizer write-back: the bf16 cancellation case of "Revisiting BFloat16 Training" with
 the expected results in closed form (bf16 ulp at 1.0 is 2^-7), and the ECO error-feedback identity."""
+import numpy as np
+import pytest
 import torch
 
 from lowbit.numerics import get_format
@@ -78,10 +80,11 @@ def test_fp32_momentum_and_adamw_match_torch_optimizers():
 def test_states_live_in_their_format():
     p = torch.nn.Parameter(torch.randn(64))
     opt = LowpOptimizer([p], lr=0.01, adam=True, state_format="bf16", weight_format="bf16", rounding="stochastic")
-    bf16 = get_format("bf16")
     for _ in range(3):
         p.grad = torch.randn(64)
         opt.step()
     st = opt.state[p]
+    ml_dtypes = pytest.importorskip("ml_dtypes")   # the grid from an independent bf16 implementation
     for t in (st["m"], st["v"], p.detach()):
-        assert torch.equal(t, bf16.quantize(t))
+        a = t.numpy()
+        assert np.array_equal(a.astype(ml_dtypes.bfloat16).astype(np.float32), a)
