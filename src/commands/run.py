@@ -13,12 +13,20 @@ def execute(cfg, out: Path, jobs, progress=True, ckpt_dir=None, resume=False) ->
     from lowbit.train.report import format_table, summarize, write_report
     from lowbit.train.sweep import run_sweep
     t0 = time.perf_counter()
-    print(f"lowbit: {len(cfg.recipes)} recipes x {len(cfg.seeds)} seeds on {cfg.data.name} ({cfg.model.kind}), "
-          f"{cfg.epochs} epochs, {jobs or cfg.jobs} processes -> {out}", flush=True)
+    data = cfg.data.name if cfg.data.kind == "dataset" else f"text {cfg.data.path or 'stdlib corpus'}"
+    length = f"{cfg.steps} steps" if cfg.steps is not None else f"{cfg.epochs} epochs"
+    print(f"lowbit: {len(cfg.recipes)} recipes x {len(cfg.seeds)} seeds on {data} ({cfg.model.kind}), "
+          f"{length}, {jobs or cfg.jobs} processes -> {out}", flush=True)
     results = run_sweep(cfg, jobs, ckpt_dir=ckpt_dir, progress=progress, resume=resume)
     summary = summarize(results)
     wall = time.perf_counter() - t0
-    plots = write_report(out, config_to_dict(cfg), results, summary, {"wall_s": wall})
+    extra = {"wall_s": wall}
+    corpus = next((r["corpus"] for r in results if r.get("corpus")), None)
+    if corpus is not None:
+        extra["corpus"] = corpus
+        print(f"corpus: {corpus['source']}, {corpus['bytes']} bytes, sha256 {corpus['sha256']} "
+              f"(train {corpus['train_bytes']}, validation {corpus['val_bytes']} bytes)")
+    plots = write_report(out, config_to_dict(cfg), results, summary, extra)
     print(format_table(summary))
     notes = {r.get("energy_note") for r in results if not r.get("energy") and r.get("energy_note")}
     if notes:
