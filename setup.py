@@ -1,4 +1,4 @@
-"""Package discovery for lowbit's three mapped folders (DESIGN.md: src/ -> lowbit, numerics/ -> lowbit.numerics,
+"""Package discovery for lowbit's three mapped folders (docs/design.md: src/ -> lowbit, numerics/ -> lowbit.numerics,
 sim/ -> lowbit.sim). Subpackages are found, not listed, so a new folder with an __init__.py can never break
 the build again (an explicit list naming a missing folder is what failed CI before). Metadata is in
 pyproject.toml."""
