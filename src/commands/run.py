@@ -1,6 +1,7 @@
 """`lowbit run`: the main job. With no arguments it trains a small MLP on scikit-learn's digits under the
 default recipes over three seeds in parallel processes, prints the comparison table and writes a report
-folder (runs_out/<timestamp>/: metrics.json, metrics.csv, config.yaml, table.txt, plots)."""
+folder (runs_out/<timestamp>/: metrics.json, metrics.csv, config.yaml, table.txt, plots, and checkpoints/ with
+each run's final state for `lowbit export`)."""
 from __future__ import annotations
 
 import time
@@ -49,7 +50,9 @@ def run(args) -> int:
     over = {k: v for k, v in (("seeds", args.seeds), ("epochs", args.epochs)) if v}
     if over:
         cfg = dataclasses.replace(cfg, **over)
-    return execute(cfg, _out_dir(args.out), args.jobs, progress=not args.no_progress)
+    out = _out_dir(args.out)
+    # each run's final state is a checkpoint `lowbit export` reads (<out>/checkpoints/<recipe>_seed<seed>.pt)
+    return execute(cfg, out, args.jobs, progress=not args.no_progress, ckpt_dir=str(out / "checkpoints"))
 
 
 def register(sub):
