@@ -1,5 +1,6 @@
 """Area of a design for lowbit.sim's design-space exploration: per-PE datapath area from lowbit's own Yosys
-synthesis (hw/synth/results.json, transistor counts of each unit) and SRAM area from a cited per-bit figure,
+synthesis (hw/synth/results.json, transistor counts of each unit, copied into the area table's `units:` so
+that an installed wheel has them; tests/sim/test_dse.py checks the copies) and SRAM area from a cited per-bit figure,
 both from an area table in configs/area/ whose entries carry their source and status like the energy tables.
 
     area = pes * pe_transistors * um2_per_transistor + cols * column_transistors * um2_per_transistor
@@ -10,21 +11,19 @@ says which formats lack a unit instead of guessing one.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from lowbit.numerics._io import load_yaml
+from lowbit.numerics._resources import config_dir
 from .energy import STATUSES
 from .workload import _check_keys
 
-__all__ = ["AreaTable", "PEArea", "load_area_table", "list_area_tables", "AREA_DIR", "SYNTH_RESULTS"]
+__all__ = ["AreaTable", "PEArea", "load_area_table", "list_area_tables", "AREA_DIR"]
 
-ROOT = Path(__file__).resolve().parents[1]
-AREA_DIR = ROOT / "configs" / "area"
-SYNTH_RESULTS = ROOT / "hw" / "synth" / "results.json"
+AREA_DIR = config_dir("area")
 PER = ("pe", "mac", "column")
 MATCH_KEYS = ("a_format", "b_format", "acc_format", "kind", "gamma")
 ENTRIES = ("logic.um2_per_transistor", "sram.bit_um2", "sram.array_efficiency")
@@ -51,7 +50,7 @@ class AreaTable:
     technology: str
     entries: dict
     datapaths: tuple        # ({"match": {...}, "units": [...], "note": str}, ...)
-    synth: dict             # hw/synth/results.json "units"
+    synth: dict             # unit -> {op, format, transistors, transistors_per_mac, status, source}
     sources: dict
 
     def value(self, key: str) -> float:
@@ -77,13 +76,25 @@ class AreaTable:
         fmts = sorted({dp.a_format, dp.b_format, dp.acc_format})
         have = sorted(k for k, u in self.synth.items() if u.get("format") in fmts)
         return PEArea(None, None, (), f"no synthesized PE for datapath {_signature(dp)} in area table "
-                      f"{self.name!r} (hw/synth/results.json units for its formats: "
-                      f"{', '.join(have) if have else 'none'})")
+                      f"{self.name!r} (synthesized units of its formats: {', '.join(have) if have else 'none'})")
 
 
-def _validate(d: dict, where: str, synth: dict) -> AreaTable:
-    _check_keys(where, d, ("name", "technology", "sources", "entries", "datapaths"),
-                required=("name", "entries", "datapaths"))
+def _validate(d: dict, where: str) -> AreaTable:
+    _check_keys(where, d, ("name", "technology", "sources", "entries", "datapaths", "units"),
+                required=("name", "entries", "datapaths", "units"))
+    synth = d["units"]
+    if not isinstance(synth, dict):
+        raise ValueError(f"{where}: units must map unit names to their synthesized transistor counts")
+    for key, u in synth.items():
+        own = f"{where}: units.{key}"
+        _check_keys(own, u, ("op", "format", "transistors", "transistors_per_mac", "status", "source"),
+                    required=("transistors", "transistors_per_mac", "status", "source"))
+        for k in ("transistors", "transistors_per_mac"):
+            v = u[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"{own}: {k}={v!r} must be a finite number > 0")
+        if u["status"] not in STATUSES:
+            raise ValueError(f"{own}: status={u['status']!r}; allowed: {', '.join(STATUSES)}")
     entries = d["entries"]
     if not isinstance(entries, dict):
         raise ValueError(f"{where}: entries must be a mapping")
@@ -109,7 +120,7 @@ def _validate(d: dict, where: str, synth: dict) -> AreaTable:
         for j, u in enumerate(dp["units"]):
             _check_keys(f"{own}.units[{j}]", u, ("unit", "per"), required=("unit", "per"))
             if u["unit"] not in synth:
-                raise ValueError(f"{own}.units[{j}]: unit={u['unit']!r} is not in hw/synth/results.json")
+                raise ValueError(f"{own}.units[{j}]: unit={u['unit']!r} is not listed under units:")
             if u["per"] not in PER:
                 raise ValueError(f"{own}.units[{j}]: per={u['per']!r}; allowed: {', '.join(PER)}")
     return AreaTable(d["name"], d.get("technology", ""), entries, tuple(d["datapaths"]), synth, d.get("sources", {}))
@@ -121,8 +132,7 @@ def list_area_tables() -> list:
 
 @lru_cache(maxsize=16)
 def _load(path: str, stamp) -> AreaTable:
-    synth = json.loads(SYNTH_RESULTS.read_text())["units"]
-    return _validate(load_yaml(path), path, synth)
+    return _validate(load_yaml(path), path)
 
 
 def load_area_table(spec) -> AreaTable:

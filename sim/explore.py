@@ -4,8 +4,9 @@ energy accounting of `simulate`, batched over points; plus area, the Pareto set 
 
 A space (YAML, see configs/dse/ and docs/sim.md) gives a list, a scalar or a range for each axis:
 
-    workloads   workload names / YAML paths (configs/workloads/), or {config: RUN.yaml} (a training config
-                whose model is traced, attention matmuls included; formats and optimizer from the datapath)
+    workloads   workload names / YAML paths (configs/workloads/), {gemm: {m, n, k}} (one GEMM in the
+                datapath's own formats), or {config: RUN.yaml} (a training config whose model is traced,
+                attention matmuls included; formats and optimizer from the datapath)
     datapath    families fp32 bf16 fp16 fp8 mxfp8 mxfp4 int8 ternary lns (the datapaths of the arch presets),
                 or {family: F, <Datapath field>: value | [values]} (e.g. {family: lns, gamma: [4, 8, 16]})
     energy      energy tables (configs/energy/)
@@ -16,7 +17,9 @@ Ranges: {from: A, to: B, step: S} (arithmetic) or {from: A, to: B, times: F} (ge
 Points are the cartesian product in the order workloads, datapath, energy, rows, cols, dataflow, a, b, c,
 dram_gbps, clock_mhz (the last varies fastest); `index` numbers them. A point whose array is empty, whose
 buffer is zero-sized or whose stationary/output tile does not fit its buffer is kept, `feasible=False`,
-with the reason (the message `systolic_gemm` raises for it).
+with the reason (the message `systolic_gemm` raises for it); so is a point whose workload has a GEMM
+wider than its datapath (`simulate` prices such a GEMM at its own formats and notes it; its numbers are
+still reported).
 
 Exactness: per GEMM the fold parameters are computed as `systolic_gemm` computes them, vectorised over
 points, and the memory pipeline is the same Numba kernel (`_kernel.pipeline`) called in a batch loop;
@@ -35,8 +38,9 @@ import numpy as np
 from numba import njit
 
 from lowbit.numerics._io import load_yaml
+from lowbit.numerics._resources import config_dir
 from . import _kernel as K
-from .arch import ARCH_DIR, DATAFLOWS, Arch, Buffer, Datapath, load_arch
+from .arch import DATAFLOWS, Arch, Buffer, Datapath, load_arch
 from .area import load_area_table
 from .energy import load_energy_table
 from .report import COMPONENTS, _elementwise_cost, _fits, _lns_conversion, _mac_costs
@@ -53,7 +57,7 @@ SPACE_KEYS = ("name", "workloads", "datapath", "energy", "rows", "cols", "datafl
 AXES = ("workload", "datapath", "energy", "rows", "cols", "dataflow", "a_kib", "b_kib", "c_kib", "dram_gbps",
         "clock_mhz")
 DP_FIELDS = ("a_format", "b_format", "acc_format", "kind", "gamma", "conversion")
-WORKLOAD_DIR = Path(__file__).resolve().parents[1] / "configs" / "workloads"
+WORKLOAD_DIR = config_dir("workloads")
 DF_CODE = {"os": K.OS, "ws": K.WS, "is": K.IS}
 
 
@@ -174,6 +178,12 @@ def _workload_entries(spec, base: Path) -> tuple:
             if not p.is_file():
                 raise ValueError(f"{where}={w!r}: no such workload file")
             out.append(("workload", str(p), load_yaml(p).get("name") or p.stem))
+        elif isinstance(w, dict) and "gemm" in w:
+            _check_keys(where, w, ("gemm", "name"), required=("gemm",))
+            gm = w["gemm"]
+            _check_keys(f"{where}.gemm", gm, ("m", "n", "k"), required=("m", "n", "k"))
+            dims = tuple(_scalar(f"workloads[{i}].gemm.{k}", gm[k], int, 1) for k in ("m", "n", "k"))
+            out.append(("gemm", dims, w.get("name") or "gemm_{}x{}x{}".format(*dims)))
         elif isinstance(w, dict):
             _check_keys(where, w, ("config", "name"), required=("config",))
             p = Path(w["config"])
@@ -183,7 +193,7 @@ def _workload_entries(spec, base: Path) -> tuple:
                 raise ValueError(f"{where}: config={w['config']!r}: no such run config")
             out.append(("config", str(p), w.get("name") or f"{p.stem}_step"))
         else:
-            raise ValueError(f"{where}={w!r} must be a workload name/path or {{config: RUN.yaml}}")
+            raise ValueError(f"{where}={w!r} must be a workload name/path, {{gemm: {{m, n, k}}}} or {{config: RUN.yaml}}")
     names = [n for _, _, n in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -295,6 +305,10 @@ class Space:
             dp = self.datapaths[di][1]
             if kind == "workload":
                 self._cache[key] = Workload.load(path, datapath=dp)
+            elif kind == "gemm":
+                from .workload import Gemm
+                self._cache[key] = Workload((Gemm("gemm", *path, dp.a_format, dp.b_format, dp.acc_format),),
+                                            name=name)
             else:
                 from .training import StepFormats, training_step
                 lk = ("layers", wi)
@@ -411,6 +425,11 @@ class _Group:
             a, b, acc = (dp.a_format, dp.b_format, dp.acc_format) if fits else (g.a_format, g.b_format, g.acc_format)
             lns = fits and dp.kind == "lns"
             self.gemms.append((g, a, b, acc, lns, (_wq(g.a_format), _wq(g.b_format), _wq(acc), _wq(g.result_format))))
+        bad = [g for g in wl.gemms if not _fits(g, dp)]
+        self.nofit = "" if not bad else (
+            f"{bad[0].name}: {bad[0].a_format} x {bad[0].b_format} does not fit datapath {dp.a_format} x "
+            f"{dp.b_format} ({dp.kind}){f' (and {len(bad) - 1} more GEMMs)' if len(bad) > 1 else ''}; "
+            "lowbit sim prices such GEMMs at their own formats, which this datapath cannot run")
         self.pe = space.area_table.pe(dp)
 
     def costs(self, T):
@@ -543,8 +562,10 @@ def _eval_group(space, wi, di, sel, co, cols):
     live = reason == ""
     # unique geometries among live points
     geo = np.stack([R, C, df, bits[0], bits[1], bits[2], bw], axis=1)[live]
-    ug, inv = np.unique(geo, axis=0, return_inverse=True) if len(geo) else (np.zeros((0, 7), np.int64),
-                                                                            np.zeros(0, np.int64))
+    if len(geo):
+        ug, inv = np.unique(geo, axis=0, return_inverse=True)
+    else:   # no live point: one placeholder geometry keeps the arrays non-empty (nothing maps to it)
+        ug, inv = np.array([[1, 1, 0, 1 << 30, 1 << 30, 1 << 30, Q]], np.int64), np.zeros(0, np.int64)
     inv = inv.reshape(-1)
     nu = len(ug)
     uR, uC, udf = ug[:, 0], ug[:, 1], ug[:, 2]
@@ -568,6 +589,9 @@ def _eval_group(space, wi, di, sel, co, cols):
     lsel = np.nonzero(live)[0]
     feas_u = ok_all[inv]
     reason[lsel[~feas_u]] = ureason[inv[~feas_u]]
+    computed = reason == ""
+    if G.nofit:
+        reason[computed] = G.nofit
     feasible = reason == ""
     n = len(sel)
     cyc = np.zeros(n, np.int64)
@@ -652,7 +676,7 @@ def _eval_group(space, wi, di, sel, co, cols):
         if k in ("feasible", "reason", "area_note", "area_sram_mm2", "area_pe_mm2", "area_mm2"):
             cols[k][sel] = v
         else:
-            cols[k][sel] = np.where(feasible, v, 0 if v.dtype.kind == "i" else np.nan)
+            cols[k][sel] = np.where(computed, v, 0 if v.dtype.kind == "i" else np.nan)
 
 
 def _tile_message(g, a, b, acc, R, C, df, geo) -> str:
