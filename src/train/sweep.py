@@ -27,8 +27,6 @@ def single_thread():
 def _job(args):
     cfg, recipe, seed, ckpt, resume = args
     single_thread()
-    import warnings
-    warnings.filterwarnings("ignore", category=UserWarning)
     from lowbit.nn import NonFiniteError
     from .loop import train_run
     try:
@@ -46,6 +44,8 @@ def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True
     """Train every (recipe, seed) of `cfg`; returns the run results in (recipe, seed) order. With
     `ckpt_dir`, each run checkpoints to <ckpt_dir>/<recipe>_seed<seed>.pt; `resume` continues from them."""
     from tqdm import tqdm
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"run_sweep: jobs={jobs!r} must be an integer >= 1 (or None for the config's)")
     tasks = [(cfg, r, s, None if ckpt_dir is None else os.path.join(ckpt_dir, f"{r.name}_seed{s}.pt"), resume)
              for r in cfg.recipes for s in cfg.seeds]
     jobs = max(1, min(jobs or cfg.jobs, len(tasks)))
