@@ -15,8 +15,9 @@ import numpy as np
 from lowbit.numerics._io import atomic_write_bytes
 
 # Documented limit (docs/reliability.md): pulses x devices per direction. 10^6 pulses of 10 devices took
-# 163 s, 2 GB of memory and 700 MB of CSV; the limit keeps a run near 20 s and its CSV near 40 MB.
-MAX_PULSES_X_DEVICES = 1_000_000
+# 163 s, 2 GB of memory and 700 MB of CSV; at 10^6 (10^5 x 10) it still took 490 MB and wrote 70 MB; at
+# the limit the CSV is about 10 MB.
+MAX_PULSES_X_DEVICES = 200_000
 
 
 def response_data(preset: str, pulses: int, devices: int, seed: int) -> dict:
@@ -81,7 +82,7 @@ def run(args) -> int:
     if pulses * args.devices > MAX_PULSES_X_DEVICES:
         raise ValueError(f"--pulses {pulses} x --devices {args.devices} = {pulses * args.devices} device pulses "
                          f"each way; the limit is {MAX_PULSES_X_DEVICES} (the CSV holds every pulse of every "
-                         f"device: about 40 MB and 20 s at the limit); use lowbit.numerics.devices.pulse_response "
+                         f"device: about 10 MB at the limit); use lowbit.numerics.devices.pulse_response "
                          f"for longer runs")
     d = response_data(args.preset, pulses, args.devices, args.seed)
     out = Path(args.out)

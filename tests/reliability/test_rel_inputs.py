@@ -70,3 +70,21 @@ def test_run_sweep_rejects_bad_jobs():
     for jobs in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="jobs="):
             run_sweep(cfg, jobs=jobs, progress=False)
+
+
+@pytest.mark.parametrize("argv,words", [
+    (("--pulses", "100000000"), "--pulses 100000000 x --devices 10"), (("--devices", "0"), "--devices 0"),
+    (("--pulses", "-1"), "--pulses -1"), (("--devices", "100000", "--pulses", "5"), "the limit is")])
+def test_device_command_bounds_its_work_and_blames_the_right_flag(tmp_path, one_line_error, argv, words):
+    line = one_line_error("device", "ecram", *argv, "--out", tmp_path / "o")
+    assert words in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_out_naming_a_file_is_one_line(tmp_path, one_line_error):
+    f = tmp_path / "f.txt"
+    f.write_text("keep")
+    assert "is a file, not a folder" in one_line_error("run", "--recipes", "fp32", "--epochs", "1", "--out", f)
+    assert "is a file, not a folder" in one_line_error("train", "configs/runs/default.yaml", "--out", f)
+    assert "is a file, not a folder" in one_line_error("device", "ecram", "--pulses", "3", "--out", f)
+    assert f.read_text() == "keep"
