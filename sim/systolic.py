@@ -1,7 +1,7 @@
 """Cycle and traffic model of one GEMM on a rows x cols systolic array (`systolic_gemm`).
 
 Stall-free, it reproduces SCALE-Sim v2 exactly (Samajdar et al., "A Systematic Methodology for
-Characterizing Scalability of DNN Accelerators using SCALE-Sim", ISPASS 2020; REFERENCES.md section 10),
+Characterizing Scalability of DNN Accelerators using SCALE-Sim", ISPASS 2020; docs/references.md section 10),
 for an R x C array and C[M, N] = A[M, K] @ B[K, N]:
 
   dataflow  array rows/cols map   folds                    cycles per fold (Lf)

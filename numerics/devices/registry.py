@@ -10,10 +10,11 @@ from pathlib import Path
 from lowbit.numerics._io import load_yaml
 
 from .params import DeviceParams, make_device
+from .._resources import config_dir
 
 __all__ = ["get_device", "list_devices", "register_device", "load_device", "PRESET_DIR"]
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "configs" / "devices"
+PRESET_DIR = config_dir("devices")
 _DEVICES: dict[str, DeviceParams] = {}
 _loaded = False
 

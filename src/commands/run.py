@@ -1,6 +1,7 @@
 """`lowbit run`: the main job. With no arguments it trains a small MLP on scikit-learn's digits under the
 default recipes over three seeds in parallel processes, prints the comparison table and writes a report
-folder (runs_out/<timestamp>/: metrics.json, metrics.csv, config.yaml, table.txt, plots)."""
+folder (runs_out/<timestamp>/: metrics.json, metrics.csv, config.yaml, table.txt, plots, and checkpoints/ with
+each run's final state for `lowbit export`)."""
 from __future__ import annotations
 
 import time
@@ -29,6 +30,11 @@ def execute(cfg, out: Path, jobs, progress=True, ckpt_dir=None, resume=False) ->
     return 3 if any(r.get("error") for r in results) else 0
 
 
+def _names(values) -> list:
+    """`--recipes a b`, `--recipes a,b` and mixtures name the same recipes (an empty name is an error later)."""
+    return [name.strip() for v in values for name in v.split(",")]
+
+
 def _out_dir(arg) -> Path:
     return Path(arg) if arg else Path("runs_out") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
@@ -53,19 +59,21 @@ def run(args) -> int:
         if args.recipes:
             raise ValueError("give either --config or --recipes, not both")
     else:
-        cfg = load_config({"recipes": args.recipes} if args.recipes else None)
+        cfg = load_config({"recipes": _names(args.recipes)} if args.recipes else None)
     import dataclasses
     over = {k: v for k, v in (("seeds", args.seeds), ("epochs", args.epochs)) if v is not None}
     if over:
         cfg = dataclasses.replace(cfg, **over)
-    return execute(cfg, _out_dir(args.out), args.jobs, progress=not args.no_progress)
+    out = _out_dir(args.out)
+    # each run's final state is a checkpoint `lowbit export` reads (<out>/checkpoints/<recipe>_seed<seed>.pt)
+    return execute(cfg, out, args.jobs, progress=not args.no_progress, ckpt_dir=str(out / "checkpoints"))
 
 
 def register(sub):
     p = sub.add_parser("run", help="the main job: train the default model under the default recipes and compare")
     p.add_argument("--out", help="report folder (default runs_out/<timestamp>)")
     p.add_argument("--config", help="a run config (configs/runs/*.yaml) instead of the built-in default")
-    p.add_argument("--recipes", nargs="+", help="recipe names instead of the default set")
+    p.add_argument("--recipes", nargs="+", help="recipe names instead of the default set (space- or comma-separated)")
     p.add_argument("--seeds", nargs="+", type=int, help="seeds (default 0 1 2)")
     p.add_argument("--epochs", type=int, help="epochs per run")
     p.add_argument("--jobs", type=int, help="parallel processes (default 2)")
