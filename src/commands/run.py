@@ -14,7 +14,11 @@ def execute(cfg, out: Path, jobs, progress=True, ckpt_dir=None, resume=False, ba
     from lowbit.train.config import config_to_dict
     from lowbit.train.report import format_table, summarize, write_report
     from lowbit.train.sweep import run_sweep
+<<<<<<< HEAD
     check_backend(backend, address)
+=======
+    check_out(out)
+>>>>>>> main
     t0 = time.perf_counter()
     where = f"{jobs or cfg.jobs} processes" if backend == "local" else f"Ray ({address or 'local instance'})"
     print(f"lowbit: {len(cfg.recipes)} recipes x {len(cfg.seeds)} seeds on {cfg.data.name} ({cfg.model.kind}), "
@@ -46,8 +50,21 @@ def _out_dir(arg) -> Path:
     return Path(arg) if arg else Path("runs_out") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+def check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file, not a folder; give a folder for the report")
+
+
+def check_count(flag: str, value) -> None:
+    """A count given on the command line (--epochs, --jobs) is an integer >= 1 when given."""
+    if value is not None and value < 1:
+        raise ValueError(f"{flag} {value}: must be an integer >= 1 (or leave it out for the config's value)")
+
+
 def run(args) -> int:
     from lowbit.train import load_config
+    check_count("--epochs", args.epochs)
+    check_count("--jobs", args.jobs)
     if args.config:
         cfg = load_config(args.config)
         if args.recipes:
@@ -55,7 +72,7 @@ def run(args) -> int:
     else:
         cfg = load_config({"recipes": _names(args.recipes)} if args.recipes else None)
     import dataclasses
-    over = {k: v for k, v in (("seeds", args.seeds), ("epochs", args.epochs)) if v}
+    over = {k: v for k, v in (("seeds", args.seeds), ("epochs", args.epochs)) if v is not None}
     if over:
         cfg = dataclasses.replace(cfg, **over)
     if args.resume and not args.out:

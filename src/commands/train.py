@@ -9,10 +9,12 @@ from pathlib import Path
 def run(args) -> int:
     from lowbit.train import load_config
     from lowbit.train.backend import check_backend
-    from .run import execute
+    from .run import check_count, check_out, execute
+    check_count("--jobs", args.jobs)
     check_backend(args.backend, args.address)
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else Path("runs_out") / (cfg.name or Path(args.config).stem)
+    check_out(out)
     if args.resume and not (out / "checkpoints").is_dir() and not (out / "runs").is_dir():
         raise FileNotFoundError(f"--resume: no checkpoints or finished runs in {str(out)!r} (use the same --out)")
     return execute(cfg, out, args.jobs, progress=not args.no_progress, ckpt_dir=str(out / "checkpoints"),

@@ -27,8 +27,6 @@ def single_thread():
 def _job(args):
     cfg, recipe, seed, ckpt, resume = args
     single_thread()
-    import warnings
-    warnings.filterwarnings("ignore", category=UserWarning)
     from lowbit.nn import NonFiniteError
     from .loop import train_run
     try:
@@ -63,6 +61,8 @@ def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True
     RayBackend) runs one task per run; None = the local process pool of `jobs` processes."""
     import json
     from tqdm import tqdm
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"run_sweep: jobs={jobs!r} must be an integer >= 1 (or None for the config's)")
     tasks = [(cfg, r, s, None if ckpt_dir is None else os.path.join(ckpt_dir, f"{r.name}_seed{s}.pt"), resume)
              for r in cfg.recipes for s in cfg.seeds]
     results = {}
