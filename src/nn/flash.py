@@ -29,8 +29,6 @@ everything after them exact in fp64: l64 = sum exp(s - m), acc64 = sum exp(s - m
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .layers import QAttention
@@ -115,10 +113,7 @@ class FlashAttention(QAttention):
         self.last_stats: dict = {}
 
     def forward(self, x):
-        b, t, e = x.shape
-        h, d = self.num_heads, e // self.num_heads
-        qkv = self.qkv(x).reshape(b, t, 3, h, d).permute(2, 0, 3, 1, 4).reshape(3, b * h, t, d)
-        q, k, v = qkv[0] / math.sqrt(d), qkv[1], qkv[2]
+        q, k, v = self._heads(x)
         call = self._call_index()
         ctx, lid = self.lowbit_ctx, self.lowbit_id
         training = call >= 0
@@ -127,8 +122,7 @@ class FlashAttention(QAttention):
                                  lambda tile, tensor: ctx.seed_for(lid, 64 + 16 * tile + tensor, call), stats)
         if training:
             self.last_stats = stats
-        o = o.reshape(b, h, t, d).transpose(1, 2).reshape(b, t, e)
-        return self.proj(o)
+        return self._merge(o, x)
 
     def extra_repr(self):
         return super().extra_repr() + f", block={self.block}, rounding={self.rounding}"

@@ -59,33 +59,31 @@ def _f(v, fmt):
     return "-" if v is None else format(v, fmt)
 
 
-def _format_lm_table(summary: list[dict]) -> str:
-    head = f"{'recipe':<18} {'val bits/byte (mean ± std)':>27} {'nats/byte':>9} {'next-byte acc':>13} " \
-           f"{'bits/w':>7} {'upd lost':>9} {'wall s':>7}"
-    lines = [head, "-" * len(head)]
-    for s in summary:
-        bpb = "diverged" if s["val_bpb_mean"] is None else f"{s['val_bpb_mean']:.4f} ± {s['val_bpb_std']:.4f}"
-        lines.append(f"{s['recipe']:<18} {bpb:>27} {_f(s['final_loss_mean'], '.4f'):>9} "
-                     f"{_f(s['accuracy_mean'], '.4f'):>13} {s['bits_per_weight']:>7.2f} "
-                     f"{_f(s['updates_lost_mean'], '.4f'):>9} {_f(s['wall_s_mean'], '.0f'):>7}")
-        for e in s["errors"][:1]:
-            lines.append(f"  ! {e}")
-        for note in s.get("notes", [])[:3]:
-            lines.append(f"  note: {note}")
-    return "\n".join(lines)
+def _row_lm(s):
+    bpb = "diverged" if s["val_bpb_mean"] is None else f"{s['val_bpb_mean']:.4f} ± {s['val_bpb_std']:.4f}"
+    return (f"{s['recipe']:<18} {bpb:>27} {_f(s['final_loss_mean'], '.4f'):>9} {_f(s['accuracy_mean'], '.4f'):>13} "
+            f"{s['bits_per_weight']:>7.2f} {_f(s['updates_lost_mean'], '.4f'):>9} {_f(s['wall_s_mean'], '.0f'):>7}")
+
+
+def _row(s):
+    acc = "diverged" if s["accuracy_mean"] is None else f"{s['accuracy_mean']:.4f} ± {s['accuracy_std']:.4f}"
+    return (f"{s['recipe']:<18} {_f(s['final_loss_mean'], '.4f'):>10} {acc:>22} "
+            f"{s['bits_per_weight']:>7.2f} {_f(s['updates_lost_mean'], '.4f'):>9} "
+            f"{_f(s['pj_per_weight_update'], '.2f'):>12}")
 
 
 def format_table(summary: list[dict]) -> str:
     if any(s.get("val_bpb_mean") is not None for s in summary):   # a language model (data kind text)
-        return _format_lm_table(summary)
-    head = f"{'recipe':<18} {'final loss':>10} {'accuracy (mean ± std)':>22} {'bits/w':>7} {'upd lost':>9} " \
-           f"{'pJ/w-update':>12}"
+        head = f"{'recipe':<18} {'val bits/byte (mean ± std)':>27} {'nats/byte':>9} {'next-byte acc':>13} " \
+               f"{'bits/w':>7} {'upd lost':>9} {'wall s':>7}"
+        row = _row_lm
+    else:
+        head = f"{'recipe':<18} {'final loss':>10} {'accuracy (mean ± std)':>22} {'bits/w':>7} {'upd lost':>9} " \
+               f"{'pJ/w-update':>12}"
+        row = _row
     lines = [head, "-" * len(head)]
     for s in summary:
-        acc = "diverged" if s["accuracy_mean"] is None else f"{s['accuracy_mean']:.4f} ± {s['accuracy_std']:.4f}"
-        lines.append(f"{s['recipe']:<18} {_f(s['final_loss_mean'], '.4f'):>10} {acc:>22} "
-                     f"{s['bits_per_weight']:>7.2f} {_f(s['updates_lost_mean'], '.4f'):>9} "
-                     f"{_f(s['pj_per_weight_update'], '.2f'):>12}")
+        lines.append(row(s))
         for e in s["errors"][:1]:
             lines.append(f"  ! {e}")
     # notes (e.g. padded blocks) follow the table, so its rows stay one per recipe

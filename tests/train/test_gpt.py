@@ -155,7 +155,7 @@ def test_users_text_file_trains_gpt_through_yaml_and_exports(tmp_path, capsys):
     text.write_bytes(("déjà vu " * 300).encode("utf-8"))
     run = tmp_path / "run.yaml"
     run.write_text(yaml.safe_dump({**TINY, "name": "mine", "data": {"kind": "text", "path": str(text)},
-                                   "recipes": ["fp32", "mxfp4"], "eval_every": 3}))
+                                   "recipes": ["mxfp4"], "eval_every": 3}))
     out = tmp_path / "out"
     assert main(["train", str(run), "--out", str(out), "--no-progress"]) == 0
     said = capsys.readouterr().out
@@ -164,7 +164,7 @@ def test_users_text_file_trains_gpt_through_yaml_and_exports(tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     assert m["corpus"]["sha256"] == sha and m["corpus"]["bytes"] == len(text.read_bytes())
     assert [e[0] for e in m["runs"][0]["eval"]] == [3, 6]
-    assert m["summary"][1]["val_bpb_mean"] > 0
+    assert m["summary"][0]["val_bpb_mean"] > 0
     for f in ("metrics.csv", "loss_curves.png", "table.txt", "checkpoints/mxfp4_seed0.pt"):
         assert (out / f).is_file(), f
     assert main(["export", str(out / "checkpoints" / "mxfp4_seed0.pt"), "--to", str(tmp_path / "e"),
