@@ -19,7 +19,7 @@ from onnx import helper, numpy_helper
 
 from .codec import same_values
 
-__all__ = ["runtime_version", "runs_dequantize", "runs_cast", "scale_kind", "probe_record"]
+__all__ = ["runtime_version", "runs_dequantize", "runs_cast", "scale_kind", "probe_record", "run_model"]
 
 _ORT_ERRORS = None
 
@@ -57,13 +57,21 @@ def _ort_errors():
     return (st.Fail, st.NotImplemented, st.InvalidGraph, st.InvalidArgument, st.RuntimeException)
 
 
+def _quiet(ort):
+    """Session options that leave errors to the raised exception (onnxruntime also logs them)."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    return options
+
+
 def _session_output(model):
     import onnxruntime
     global _ORT_ERRORS
     if _ORT_ERRORS is None:
         _ORT_ERRORS = _ort_errors()
     try:
-        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(model.SerializeToString(), _quiet(onnxruntime),
+                                               providers=["CPUExecutionProvider"])
         return session.run(None, {})[0]
     except _ORT_ERRORS:   # the session cannot be created (no kernel, type not allowed) or fails to run
         return None
@@ -127,3 +135,11 @@ def probe_record(probes: dict) -> dict:
     """The manifest's record of the runtime questions asked: {question: answer}."""
     return {"onnxruntime": runtime_version(), "native": dict(sorted(probes.items()))}
 
+
+
+def run_model(path) -> dict:
+    """{output name: numpy array} of an exported model.onnx executed by onnxruntime's CPU provider."""
+    from ._deps import require
+    ort = require("onnxruntime", "running an onnx export")
+    session = ort.InferenceSession(str(path), _quiet(ort), providers=["CPUExecutionProvider"])
+    return {o.name: v for o, v in zip(session.get_outputs(), session.run(None, {}))}

@@ -24,6 +24,7 @@ import onnx
 from onnx import TensorProto as TP
 from onnx import helper, numpy_helper
 
+from .api import ONNX_OPS
 from .codec import EncodedTensor, decode_tensor, is_scaled, quantize_dtype
 from .manifest import tensor_entry
 from .onnx_map import (MAX_OPSET, MIN_OPSET, cannot_express, is_fixed, native_element, qonnx_float_ok,
@@ -36,7 +37,7 @@ __all__ = ["write_onnx", "QONNX_DOMAIN", "FILE"]
 
 FILE = "model.onnx"
 QONNX_DOMAIN = "qonnx.custom_op.general"
-OPS = ("auto", "qdq", "qonnx", "portable")
+OPS = ONNX_OPS
 
 
 def _original(enc: EncodedTensor, arr: np.ndarray) -> np.ndarray:
