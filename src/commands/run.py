@@ -14,11 +14,8 @@ def execute(cfg, out: Path, jobs, progress=True, ckpt_dir=None, resume=False, ba
     from lowbit.train.config import config_to_dict
     from lowbit.train.report import format_table, summarize, write_report
     from lowbit.train.sweep import run_sweep
-<<<<<<< HEAD
     check_backend(backend, address)
-=======
     check_out(out)
->>>>>>> main
     t0 = time.perf_counter()
     where = f"{jobs or cfg.jobs} processes" if backend == "local" else f"Ray ({address or 'local instance'})"
     print(f"lowbit: {len(cfg.recipes)} recipes x {len(cfg.seeds)} seeds on {cfg.data.name} ({cfg.model.kind}), "
