@@ -30,7 +30,7 @@ from lowbit.numerics import ScaledFormat
 from .codec import EncodedTensor, decode_tensor, same_values
 from .manifest import codes_to_array
 
-__all__ = ["MAX_BITS", "table_of", "lower", "emulate"]
+__all__ = ["MAX_BITS", "table_of", "lower", "emulate", "why_not", "unlayout"]
 
 MAX_BITS = 16   # a value table of 2^16 float32 (256 KiB) at most
 
@@ -48,8 +48,9 @@ def _scales32(enc: EncodedTensor) -> np.ndarray:
     return table_of(fmt.scale_format)[enc.scales]
 
 
-def _unlayout(enc: EncodedTensor, arr: np.ndarray) -> np.ndarray:
-    """Values in lowbit's scaled layout (axis last, padded) back in the tensor's shape (numpy)."""
+def unlayout(enc: EncodedTensor, arr: np.ndarray) -> np.ndarray:
+    """Codes or values in lowbit's scaled layout (axis last, padded) back in the tensor's own shape and
+    axis order (numpy; the portable graph does the same with Slice/Transpose/Reshape)."""
     if enc.fmt.granularity == "tensor":
         return arr.reshape(-1)[: int(np.prod(enc.shape))].reshape(enc.shape)
     if enc.padded:
@@ -69,7 +70,7 @@ def emulate(enc: EncodedTensor) -> np.ndarray:
         out = blocks * s[..., None]
         if enc.tensor_scale is not None:
             out = out * np.float32(enc.tensor_scale)
-    return _unlayout(enc, out.reshape(enc.codes.shape))
+    return unlayout(enc, out.reshape(enc.codes.shape))
 
 
 def why_not(enc: EncodedTensor) -> str | None:

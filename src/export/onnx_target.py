@@ -1,18 +1,22 @@
 """The `onnx` target: `model.onnx`, a graph with one float32 output per tensor, equal to the lowbit
-values bit for bit (checked with onnx.reference.ReferenceEvaluator in the tests).
+values bit for bit (checked with onnxruntime and with onnx.reference.ReferenceEvaluator in the tests).
 
-Per tensor (forms chosen by onnx_map.py):
+Per tensor (forms chosen by onnx_map.py, onnx_runtime.py and onnx_portable.py):
 - `dq`: codes as an initializer of their ONNX type -> DequantizeLinear(x, scale[, axis][, block_size])
   with float32 scales (per tensor: a scalar; per channel of a 2-D weight: per-axis; per block: blocked
   along the axis, the last block ragged, as DequantizeLinear-21 defines) -> Mul by NVFP4's fp32 tensor
   scale. Elements times scales are exact in float32 except for the single final rounding the lowbit
   value has too.
 - `cast`: fp16/bf16/e8m0 stored as themselves -> Cast to float32 (fp32 itself: Identity).
+- `portable`: packed uint8 codes -> Gather from the format's value table -> scales (onnx_portable.py):
+  only operators every onnxruntime CPU build has.
 - `qonnx`: float32 values -> QONNX FloatQuant / Quant (domain qonnx.custom_op.general) with the format's
   parameters; on values already on the grid these are the identity, so the output is exact.
-`ops="qdq"` (default) takes dq/cast where the opset allows and qonnx otherwise; `ops="qonnx"` uses QONNX
-for every quantized format. `opset=None` picks the lowest opset (>= 19) that makes every tensor native.
-The model's metadata holds the manifest's tensor entries (`lowbit_manifest`).
+`ops="auto"` (default) takes dq/cast where the installed onnxruntime runs that exact form (asked of
+onnxruntime once, onnx_runtime.py) and portable otherwise; `ops="portable"` takes portable everywhere;
+`ops="qdq"` takes dq/cast where the opset allows and qonnx otherwise; `ops="qonnx"` uses QONNX for
+every quantized format. `opset=None` picks the lowest opset (>= 19) that makes every native tensor
+native. The model's metadata holds the manifest's tensor entries (`lowbit_manifest`).
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from .codec import EncodedTensor, decode_tensor, is_scaled, quantize_dtype
 from .manifest import tensor_entry
 from .onnx_map import (MAX_OPSET, MIN_OPSET, cannot_express, is_fixed, native_element, qonnx_float_ok,
                        whole_float)
-from .onnx_portable import MAX_BITS, lower, why_not
+from .onnx_portable import MAX_BITS, lower, unlayout, why_not
 from .onnx_runtime import probe_record, runs_cast, runs_dequantize, scale_kind
 from .store import SCHEMA, VERSION
 
@@ -38,15 +42,6 @@ __all__ = ["write_onnx", "QONNX_DOMAIN", "FILE"]
 FILE = "model.onnx"
 QONNX_DOMAIN = "qonnx.custom_op.general"
 OPS = ONNX_OPS
-
-
-def _original(enc: EncodedTensor, arr: np.ndarray) -> np.ndarray:
-    """Element codes (or values) of the scaled layout back in the tensor's own shape and axis order."""
-    if enc.fmt.granularity == "tensor":
-        return arr.reshape(-1)[: int(np.prod(enc.shape))].reshape(enc.shape)
-    if enc.padded:
-        arr = arr[..., : arr.shape[-1] - enc.padded]
-    return np.moveaxis(arr, -1, enc.axis).reshape(enc.shape) if enc.shape else arr.reshape(())
 
 
 def _scale_values(enc: EncodedTensor) -> np.ndarray:
@@ -160,7 +155,7 @@ def _nodes(name: str, enc: EncodedTensor, form: str, opset: int):
     if form == "dq":
         tp, dt, op, _ = native_element(elem, opset)
         if is_scaled(fmt):
-            codes = _original(enc, enc.codes)
+            codes = unlayout(enc, enc.codes)
             scale, attrs = _dq_scale(enc)
         else:
             codes, attrs = enc.codes, {}
@@ -173,7 +168,7 @@ def _nodes(name: str, enc: EncodedTensor, form: str, opset: int):
         if is_scaled(fmt):
             s = _scale_values(enc).astype(np.float64)
             per = np.repeat(s, fmt.block if fmt.granularity == "block" else enc.codes.shape[-1], axis=-1)
-            scale = _original(enc, per.reshape(enc.codes.shape)).astype(np.float32)
+            scale = unlayout(enc, per.reshape(enc.codes.shape)).astype(np.float32)
             vals = vals.astype(np.float32)
         else:
             scale = np.float32(2.0 ** -elem.frac_bits) if is_fixed(elem) else np.float32(1.0)
