@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lowbit.commands import demo, device, export, formats, import_, recipes, run, sim, train, verify
+from lowbit.commands import demo, device, dse, export, formats, import_, recipes, run, sim, train, verify
 
 # The order here is the order of `lowbit --help`.
-SUBCOMMANDS = (formats, demo, recipes, run, train, sim, verify, device, export, import_)
+SUBCOMMANDS = (formats, demo, recipes, run, train, sim, dse, verify, device, export, import_)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,8 +5,9 @@ Top-level keys (all optional; the defaults are the built-in `lowbit run`):
   model {kind, hidden, channels, heads, width}, recipes [name | {base: name, ...overrides} | {name, ...}],
   optional_recipes [recipe names appended to recipes; the default run adds lns_madam, lns_madam_p10],
   seeds, epochs, batch_size, lr_schedule (constant | cosine | linear), optimizer {overrides of OptimSpec
-  applied to every recipe whose optimizer is the low-precision shell: sgd, momentum, adamw}, ptq [post-training quantizations evaluated
-  after training: ternary1, ternary2 (PTQTP trit-planes), binary, or a format name], jobs,
+  applied to every recipe whose optimizer is the low-precision shell: sgd, momentum, adamw}, ptq
+  [post-training quantizations evaluated after training: ternary1, ternary2 (PTQTP trit-planes), binary,
+  or a format name], jobs,
   checkpoint_every (steps; 0 = every epoch), log_every.
 Every unknown key or bad value raises a ValueError naming the key, the value and what is allowed; every
 recipe's datapath must name a simulator architecture (checked here, before any training).
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from lowbit.numerics._io import load_yaml
 from lowbit.optim import OPTIMIZERS, LowpOptimizer
 from lowbit.recipes import OptimSpec, Recipe, list_recipes, recipe_to_dict, resolve_recipe
 from lowbit.recipes.spec import from_fields
@@ -114,12 +116,10 @@ def load_config(src=None) -> RunConfig:
         data = dict(src)
     else:
         path = Path(src)
-        if not path.is_file():
+        if not path.exists():
             raise FileNotFoundError(f"config file {str(path)!r} not found (see configs/runs/)")
-        data = yaml.load(path.read_text(), Loader=_Loader) or {}
+        data = load_yaml(path, loader=_Loader, what="run config")
         source = str(path)
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: a run config must be a mapping of keys, got {type(data).__name__}")
     for k in data:
         if k not in _TOP:
             raise ValueError(f"config: unknown key {k!r}; allowed: {', '.join(_TOP)}")

@@ -67,8 +67,10 @@ def format_table(summary: list[dict]) -> str:
                      f"{_f(s['pj_per_weight_update'], '.2f'):>12}")
         for e in s["errors"][:1]:
             lines.append(f"  ! {e}")
-        for note in s.get("notes", [])[:3]:
-            lines.append(f"  note: {note}")
+    # notes (e.g. padded blocks) follow the table, so its rows stay one per recipe
+    notes = [(s["recipe"], n) for s in summary for n in s.get("notes", [])[:3]]
+    if notes:
+        lines += ["", "notes:"] + [f"  {r}: {n}" for r, n in notes]
     ptq = [(s["recipe"], k, v) for s in summary for k, v in s["ptq"].items()]
     if ptq:
         lines += ["", "post-training quantization of the trained weights (test accuracy mean ± std):"]
