@@ -1,6 +1,7 @@
 """Run configs (configs/runs/*.yaml): loaded and validated once into frozen dataclasses.
 
 Top-level keys (all optional; the defaults are the built-in `lowbit run`):
+<<<<<<< HEAD
   name, data {kind: dataset (default) with name, test_fraction, split_seed, outlier_channels, outlier_scale,
   scale_spread | kind: text with path (default: the built-in standard-library corpus), test_fraction,
   eval_bytes}, model {kind, hidden, channels, heads, width | kind: gpt with layers, width, heads, context,
@@ -15,6 +16,18 @@ Top-level keys (all optional; the defaults are the built-in `lowbit run`):
   global gradient norm, null = no clipping), eval_every (steps between validation evaluations; 0 = every
   epoch).
 Every unknown key or bad value raises a ValueError naming the key, the value and what is allowed.
+=======
+  name, data {name, test_fraction, split_seed, outlier_channels, outlier_scale, scale_spread},
+  model {kind, hidden, channels, heads, width}, recipes [name | {base: name, ...overrides} | {name, ...}],
+  optional_recipes [recipe names appended to recipes; the default run adds lns_madam, lns_madam_p10],
+  seeds, epochs, batch_size, lr_schedule (constant | cosine | linear), optimizer {overrides of OptimSpec
+  applied to every recipe whose optimizer is the low-precision shell: sgd, momentum, adamw}, ptq
+  [post-training quantizations evaluated after training: ternary1, ternary2 (PTQTP trit-planes), binary,
+  or a format name], jobs,
+  checkpoint_every (steps; 0 = every epoch), log_every.
+Every unknown key or bad value raises a ValueError naming the key, the value and what is allowed; every
+recipe's datapath must name a simulator architecture (checked here, before any training).
+>>>>>>> main
 """
 from __future__ import annotations
 
@@ -26,6 +39,7 @@ from pathlib import Path
 import yaml
 
 from lowbit.numerics._io import load_yaml
+from lowbit.optim import OPTIMIZERS, LowpOptimizer
 from lowbit.recipes import OptimSpec, Recipe, list_recipes, recipe_to_dict, resolve_recipe
 from lowbit.recipes.spec import from_fields
 
@@ -38,7 +52,6 @@ SCHEDULES = ("constant", "cosine", "linear")
 PTQ_BUILTIN = ("ternary1", "ternary2", "binary")
 DEFAULT_RECIPES = ("fp32", "bf16_nearest", "bf16_sr", "bf16_kahan", "fp8", "mxfp4", "fp4_dge_occ", "ternary",
                    "eco_fp8")
-BUILTIN_OPTIMIZERS = ("sgd", "momentum", "adamw")
 
 
 DATA_KINDS = ("dataset", "text")
@@ -177,8 +190,13 @@ def load_config(src=None) -> RunConfig:
         check_text_file(kw["data"].path, kw["model"].context, kw["data"].test_fraction)
     entries = list(data.get("recipes", DEFAULT_RECIPES if "recipes" not in data else []))
     optional = data.get("optional_recipes", ["lns_madam", "lns_madam_p10"] if "recipes" not in data else [])
-    known = set(list_recipes())
-    entries += [n for n in optional if isinstance(n, str) and n in known]
+    if not isinstance(optional, (list, tuple)):
+        raise ValueError(f"config: optional_recipes={optional!r} must be a list of recipe names")
+    known = list_recipes()
+    for n in optional:
+        if n not in known:
+            raise ValueError(f"config: optional_recipes entry {n!r} is not a recipe; known: {', '.join(known)}")
+    entries += list(optional)
     if not entries:
         raise ValueError("config: recipes is empty; name at least one recipe (see `lowbit recipes`)")
     recipes = [resolve_recipe(e, owner=f"config: recipes[{i}]") for i, e in enumerate(entries)]
@@ -190,8 +208,11 @@ def load_config(src=None) -> RunConfig:
         for k in opt:
             if k not in names:
                 raise ValueError(f"config: unknown key optimizer.{k}; allowed: {', '.join(names)}")
-        recipes = [dataclasses.replace(r, optimizer=dataclasses.replace(r.optimizer, **opt))
-                   if r.optimizer.name in BUILTIN_OPTIMIZERS else r for r in recipes]
+        recipes = [_override_optimizer(r, opt) if OPTIMIZERS[r.optimizer.name].cls is LowpOptimizer else r
+                   for r in recipes]
+    from .loop import check_datapath
+    for r in recipes:
+        check_datapath(r)
     for p in kw.get("ptq", ()):
         if p not in PTQ_BUILTIN:
             from lowbit.numerics import get_format
@@ -203,6 +224,13 @@ def load_config(src=None) -> RunConfig:
         return RunConfig(recipes=tuple(recipes), source=source, **kw)
     except TypeError as exc:
         raise ValueError(f"config: {exc}") from None
+
+
+def _override_optimizer(r: Recipe, opt: dict) -> Recipe:
+    try:
+        return dataclasses.replace(r, optimizer=dataclasses.replace(r.optimizer, **opt))
+    except ValueError as exc:
+        raise ValueError(f"config: optimizer overrides on recipe {r.name!r}: {exc}") from None
 
 
 def config_to_dict(cfg: RunConfig) -> dict:
