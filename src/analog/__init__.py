@@ -10,9 +10,9 @@ Public API
   lowbit.sim Elementwise(op="device_pulse") items).
 """
 from .tile import CELLS, AnalogTile, IOConfig, symmetry_point
-from .rules import SCHEMES, MixedPrecision, PulsedSGD, TikiTaka, UpdateStats
+from .rules import SCHEMES, MixedPrecision, PulsedSGD, TikiTaka, UpdateRule, UpdateStats
 from .layer import AnalogLinear, AnalogOptimizer
 from .madam_log import LogTile, MadamLog
 
 __all__ = ["CELLS", "AnalogTile", "IOConfig", "symmetry_point", "SCHEMES", "MixedPrecision", "PulsedSGD",
-           "TikiTaka", "UpdateStats", "AnalogLinear", "AnalogOptimizer", "LogTile", "MadamLog"]
+           "TikiTaka", "UpdateRule", "UpdateStats", "AnalogLinear", "AnalogOptimizer", "LogTile", "MadamLog"]

@@ -9,10 +9,13 @@ metrics so far and the RNG states, so `resume=True` continues bit-exactly.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -25,8 +28,10 @@ from .data import batch_indices, load_data
 from .models import build_model
 from .ptq import evaluate_ptq
 from .config import config_to_dict
+from .result import TrainResult
 
-__all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint", "check_datapath", "UpdateWorkCounter"]
+__all__ = ["train_run", "fit", "Plan", "new_state", "evaluate", "lr_at", "save_checkpoint", "load_checkpoint",
+           "check_datapath", "UpdateWorkCounter", "TrainResult"]
 
 
 def lr_at(base: float, schedule: str, step: int, total: int) -> float:
@@ -50,13 +55,14 @@ def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def _evaluate(model, x, y):
-    model.eval()
+def evaluate(net, x, y) -> tuple[float, float]:
+    """(test loss, test accuracy) of `net` on (x, y), in eval mode and without gradients."""
+    net.eval()
     with torch.no_grad():
-        out = model(x)
+        out = net(x)
         loss = float(F.cross_entropy(out, y))
         acc = float((out.argmax(1) == y).float().mean())
-    model.train()
+    net.train()
     return loss, acc
 
 
@@ -102,16 +108,80 @@ def check_datapath(recipe) -> None:
         raise ValueError(f"recipe {recipe.name!r}: datapath={recipe.datapath!r}: {exc}") from None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The steps `fit` runs: `batch(step)` indexes data.x_train, `lr(step)` is that step's learning rate."""
+    total: int                                  # steps of the whole run
+    steps_per_epoch: int
+    batch: Callable[[int], torch.Tensor]
+    lr: Callable[[int], float]
+    log_every: int = 5                          # steps per point of the training loss curve
+    evaluate_epochs: bool = True                # test loss/accuracy at every epoch end
+
+
+def new_state() -> dict:
+    """The loop state `fit` advances (saved whole in checkpoints)."""
+    return {"step": 0, "loss_curve": [], "eval": [], "running": 0.0, "count": 0, "workload": None}
+
+
+def fit(model, opt, data, plan: Plan, state: dict | None = None, *, net=None, stop: int | None = None,
+        step_scope=None, after_step=None) -> dict:
+    """THE training loop of lowbit (`train_run`, the LNS-Madam benchmark and the device study use it).
+
+    From `state["step"]` to `stop` (default plan.total): set the step's lr, zero the gradients, forward
+    `net` (default `model`) on the step's batch, cross-entropy, NaN/Inf guard on the loss, backward,
+    `opt.step()`, NaN/Inf guard on every weight of `model` (NonFiniteError naming the step, layer and
+    tensor); then the loss curve, the epoch-end evaluation and `after_step(state, end_epoch)`.
+    `step_scope(step, state)` is a context manager around the step's forward/backward/update (op
+    counting). `opt` is a lowbit optimizer (lowbit.optim.FunctionalOptimizer interface). Returns `state`."""
+    net = model if net is None else net
+    state = new_state() if state is None else state
+    layer_of = _param_layers(model)
+    stop = plan.total if stop is None else min(plan.total, stop)
+    while state["step"] < stop:
+        step = state["step"]
+        idx = plan.batch(step)
+        opt.set_lr(plan.lr(step))
+        with step_scope(step, state) if step_scope is not None else contextlib.nullcontext():
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(net(data.x_train[idx]), data.y_train[idx])
+            if not torch.isfinite(loss):
+                raise NonFiniteError(step, "loss", "loss")
+            loss.backward()
+            opt.step()
+        for p in model.parameters():
+            if not bool(torch.isfinite(p).all()):
+                raise NonFiniteError(step, layer_of[id(p)], "weight (after the optimizer step)")
+        state["running"] += float(loss.detach())
+        state["count"] += 1
+        state["step"] = step + 1
+        if state["step"] % plan.log_every == 0 or state["step"] == plan.total:
+            state["loss_curve"].append((state["step"], state["running"] / state["count"]))
+            state["running"], state["count"] = 0.0, 0
+        end_epoch = state["step"] % plan.steps_per_epoch == 0 or state["step"] == plan.total
+        if end_epoch and plan.evaluate_epochs:
+            tl, ta = evaluate(net, data.x_test, data.y_test)
+            state["eval"].append((state["step"], tl, ta))
+        if after_step is not None:
+            after_step(state, end_epoch)
+    return state
+
+
 def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: bool = False, rank: int = 0,
-              world: int = 1, wrap=None, max_steps: int | None = None) -> dict:
-    """Train `recipe` under `cfg` with `seed`; returns the run's metrics (and checkpoints to ckpt_path).
+              world: int = 1, wrap=None, max_steps: int | None = None, data=None,
+              keep_objects: bool = False) -> TrainResult:
+    """Train `recipe` under `cfg` with `seed`; returns the run's `TrainResult` (and checkpoints to ckpt_path).
 
     `wrap(model) -> model` lets a caller wrap the quantized model (DDP); `rank`/`world` shard batches.
-    `max_steps` stops early (tests of resume). NaN/Inf raise NonFiniteError after the last good checkpoint."""
+    `max_steps` stops early (tests of resume; the result then carries `model_state`). `data` replaces
+    the config's dataset (a `lowbit.train.data.Dataset`, e.g. a validation split); `keep_objects` puts
+    the trained model and optimizer into the result. NaN/Inf raise NonFiniteError after the last good
+    checkpoint."""
     t0 = time.perf_counter()
     check_datapath(recipe)
-    data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
-                     cfg.data.outlier_scale, cfg.data.scale_spread)
+    if data is None:
+        data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
+                         cfg.data.outlier_scale, cfg.data.scale_spread)
     model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, seed)
     quantize_model(model, recipe, seed=seed, rank=rank)
     ctx = get_context(model)
@@ -122,7 +192,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
     n = len(data.x_train)
     spe = math.ceil(n / cfg.batch_size)
     total = cfg.epochs * spe
-    state = {"step": 0, "loss_curve": [], "eval": [], "running": 0.0, "count": 0, "workload": None}
+    state = new_state()
     if resume:
         ck = load_checkpoint(ckpt_path)
         model.load_state_dict(ck["model"])
@@ -132,65 +202,50 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
         np.random.set_state(ck["rng"]["numpy"])
         random.setstate(ck["rng"]["python"])
 
-    def checkpoint():
-        if ckpt_path is not None and rank == 0:
-            save_checkpoint(ckpt_path, {
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "state": dict(state),
-                "recipe": recipe.name, "seed": seed,
-                "config": config_to_dict(cfg),  # so `lowbit export` can rebuild the model on its own
-                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}})
+    def checkpoint(state, end_epoch):
+        every = cfg.checkpoint_every
+        if ckpt_path is None or rank != 0 or not ((every and state["step"] % every == 0) or (not every and end_epoch)):
+            return
+        save_checkpoint(ckpt_path, {
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "state": dict(state),
+            "recipe": recipe.name, "seed": seed,
+            "config": config_to_dict(cfg),  # so `lowbit export` can rebuild the model on its own
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}})
 
-    base_lr = recipe.optimizer.lr
-    stop = total if max_steps is None else min(total, max_steps)
-    while state["step"] < stop:
-        step = state["step"]
-        epoch, i = divmod(step, spe)
-        idx = batch_indices(n, cfg.batch_size, seed, epoch, i)
-        idx = idx[rank::world]
-        lr = lr_at(base_lr, cfg.lr_schedule, step, total)
-        opt.set_lr(lr)
+    @contextlib.contextmanager
+    def count_first_step(step, state):
+        """Every step runs in the model's counting context; the first one is counted (GEMMs and, through
+        the optimizer's observer, the update work) into state["workload"]."""
         ctx.step = step
         count = state["workload"] is None
         with counting(model, name=f"{recipe.name}_step") as c:
             if not count:
                 ctx.counter = None
             opt.set_observer(UpdateWorkCounter(c, recipe, pid_names) if count else None)
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(net(data.x_train[idx]), data.y_train[idx])
-            if not torch.isfinite(loss):
-                raise NonFiniteError(step, "loss", "loss")
-            loss.backward()
-            opt.step()
-            opt.set_observer(None)
-        for p in model.parameters():
-            if not bool(torch.isfinite(p).all()):
-                raise NonFiniteError(step, layer_of[id(p)], "weight (after the optimizer step)")
+            try:
+                yield
+            finally:
+                opt.set_observer(None)
         if count:
             state["workload"] = {"summary": c.summary(), "items": c.workload().to_dict()}
-        state["running"] += float(loss.detach())
-        state["count"] += 1
-        state["step"] = step + 1
-        if state["step"] % cfg.log_every == 0 or state["step"] == total:
-            state["loss_curve"].append((state["step"], state["running"] / state["count"]))
-            state["running"], state["count"] = 0.0, 0
-        end_epoch = state["step"] % spe == 0 or state["step"] == total
-        if end_epoch:
-            tl, ta = _evaluate(net, data.x_test, data.y_test)
-            state["eval"].append((state["step"], tl, ta))
-        if (cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0) or \
-                (not cfg.checkpoint_every and end_epoch):
-            checkpoint()
-    test_loss, acc = _evaluate(net, data.x_test, data.y_test)
-    result = {"recipe": recipe.name, "seed": seed, "steps": state["step"], "final_loss": test_loss,
-              "train_loss": state["loss_curve"][-1][1] if state["loss_curve"] else None, "accuracy": acc,
-              "bits_per_weight": recipe.bits_per_weight, "train_bits_per_weight": recipe.train_bits_per_weight,
-              "updates_lost": opt.lost_fraction(), "updates_unchanged": opt.unchanged_fraction(),
-              "loss_curve": state["loss_curve"], "eval": state["eval"], "datapath": recipe.datapath,
-              "op_counts": state["workload"]["summary"] if state["workload"] else None,
-              "wall_s": time.perf_counter() - t0}
-    result["energy"] = _energy(state["workload"]["items"], recipe.datapath) if state["workload"] else None
-    result["energy_note"] = "" if state["workload"] else "no workload"
+
+    base_lr = recipe.optimizer.lr
+    plan = Plan(total, spe, lambda step: batch_indices(n, cfg.batch_size, seed, *divmod(step, spe))[rank::world],
+                lambda step: lr_at(base_lr, cfg.lr_schedule, step, total), cfg.log_every)
+    fit(model, opt, data, plan, state, net=net, stop=max_steps, step_scope=count_first_step, after_step=checkpoint)
+    test_loss, acc = evaluate(net, data.x_test, data.y_test)
+    work = state["workload"]
+    result = TrainResult(
+        recipe.name, seed, state["step"], test_loss, state["loss_curve"][-1][1] if state["loss_curve"] else None,
+        acc, recipe.bits_per_weight, recipe.train_bits_per_weight, opt.lost_fraction(), opt.unchanged_fraction(),
+        state["loss_curve"], state["eval"], recipe.datapath, work["summary"] if work else None,
+        time.perf_counter() - t0, None)
+    result.energy = _energy(work["items"], recipe.datapath) if work else None
+    result.energy_note = "" if work else "no workload"
     if cfg.ptq and state["step"] == total:
-        result["ptq"] = evaluate_ptq(model, cfg.ptq, data)
-    result["model_state"] = {k: v.clone() for k, v in model.state_dict().items()} if max_steps is not None else None
+        result.ptq = evaluate_ptq(model, cfg.ptq, data)
+    if max_steps is not None:
+        result.model_state = {k: v.clone() for k, v in model.state_dict().items()}
+    if keep_objects:
+        result.model, result.optimizer = model, opt
     return result
