@@ -162,3 +162,25 @@ def test_benchmarks_train_through_the_one_loop(monkeypatch):
     r = lm.run_one({"model": "mlp", "arm": "lns_madam", "lr": 2 ** -5, "seed": 0, "epochs": 1, "validate": True})
     assert r["on_grid"] is True and r["steps"] == 36 and 0 <= r["rel_error"]
     assert calls == ["LowpOptimizer", "AnalogOptimizer", "LNSMadam"]
+
+
+def test_analog_layer_takes_an_update_rule_and_its_optimizer_has_the_loop_interface():
+    from lowbit.analog import AnalogLinear, AnalogOptimizer, MadamLog
+    with pytest.raises(ValueError, match=r"rule must be a lowbit.analog UpdateRule .* got str"):
+        AnalogLinear(4, 2, "idealized", rule="sgd")
+    layer = AnalogLinear(4, 2, "idealized", rule=MadamLog(levels=8), seed=0)
+    opt = AnalogOptimizer(torch.nn.Sequential(layer), lr=0.1)
+    assert isinstance(opt, FunctionalOptimizer) and type(layer.tile).__name__ == "LogTile"
+    opt.set_lr(0.2)
+    assert opt.lr == 0.2 and opt.lost_fraction() is None
+
+
+def test_an_energy_pricing_error_is_not_swallowed(monkeypatch):
+    import lowbit.sim
+
+    def broken(workload, arch, energy=None):
+        raise KeyError("no energy for op 'fma' in fp8_e4m3fn")
+    monkeypatch.setattr(lowbit.sim, "energy_per_update", broken)
+    cfg = load_config({**TINY, "recipes": ["fp32"]})
+    with pytest.raises(KeyError, match="no energy for op"):
+        train_run(cfg, cfg.recipes[0], 0, max_steps=1)
