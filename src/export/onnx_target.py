@@ -34,7 +34,7 @@ from .manifest import tensor_entry
 from .onnx_map import (MAX_OPSET, MIN_OPSET, cannot_express, is_fixed, native_element, qonnx_float_ok,
                        whole_float)
 from .onnx_portable import MAX_BITS, lower, unlayout, why_not
-from .onnx_runtime import probe_record, runs_cast, runs_dequantize, scale_kind
+from .onnx_runtime import probe_record, runs_cast, runs_dequantize, runtime_version, scale_kind
 from .store import SCHEMA, VERSION
 
 __all__ = ["write_onnx", "QONNX_DOMAIN", "FILE"]
@@ -73,15 +73,16 @@ def _dq_scale(enc: EncodedTensor):
 
 def _runtime_native(enc: EncodedTensor, form: str, opset: int, probes: dict) -> bool:
     """Does the installed onnxruntime run this native form exactly (onnx_runtime.py; asked once)?"""
+    installed = runtime_version() is not None
     if form == "cast":
         tp, dt, _ = whole_float(enc.fmt, opset)
         question = f"Cast {TP.DataType.Name(tp)} -> FLOAT, opset {opset}"
-        answer = runs_cast(tp, np.dtype(dt).name, opset)
+        answer = installed and runs_cast(tp, np.dtype(dt).name, opset)
     else:
         tp, dt, _, _ = native_element(enc.element_format, opset)
         kind = scale_kind(_dq_scale(enc)[1]) if is_scaled(enc.fmt) else "tensor"
         question = f"DequantizeLinear {TP.DataType.Name(tp)} ({kind} scale), opset {opset}"
-        answer = runs_dequantize(tp, np.dtype(dt).name, kind, opset)
+        answer = installed and runs_dequantize(tp, np.dtype(dt).name, kind, opset)
     probes[question] = answer
     return answer
 
@@ -269,5 +270,5 @@ def write_onnx(folder: Path, encs: dict, options: dict) -> dict:
     onnx.save(model, str(folder / FILE))
     record = {"opset": opset, "ops": ops, "forms": forms}
     if ops == "auto":   # what the choice between native and portable forms was based on
-        record["runtime"] = probe_record(probes)
+        record["runtime"] = probe_record(runtime_version(), probes)
     return {"tensors": entries, "file": FILE, "onnx": record}

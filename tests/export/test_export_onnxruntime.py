@@ -72,6 +72,16 @@ def test_auto_records_its_choice_and_bad_ops_are_refused(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+def test_without_onnxruntime_auto_writes_the_portable_form(tmp_path, monkeypatch):
+    import lowbit.export.onnx_target as target
+    monkeypatch.setattr(target, "runtime_version", lambda: None)
+    x = np.random.default_rng(0).standard_normal((3, 40)).astype(np.float32)
+    folder = export_tensors({"w": (x, "int8"), "v": (x, "bf16")}, tmp_path / "a", target="onnx")
+    man = json.loads((folder / "manifest.json").read_text())["onnx"]
+    assert man["forms"] == {"w": "portable", "v": "portable"} and man["runtime"]["onnxruntime"] is None
+    assert man["runtime"]["native"] and not any(man["runtime"]["native"].values())
+
+
 def _mlp():
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(20, 37), nn.ReLU(), nn.Linear(37, 5))   # K = 20, 37: ragged MX blocks
