@@ -25,6 +25,7 @@ from .data import batch_indices, load_data
 from .models import build_model
 from .ptq import evaluate_ptq
 from .config import config_to_dict
+from .resume import check_resume
 
 __all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint"]
 
@@ -101,6 +102,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
     state = {"step": 0, "loss_curve": [], "eval": [], "running": 0.0, "count": 0, "workload": None}
     if resume:
         ck = load_checkpoint(ckpt_path)
+        check_resume(ck, cfg, recipe, seed, ckpt_path)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         if hasattr(opt, "update_stats"):

@@ -46,7 +46,8 @@ def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True
     from tqdm import tqdm
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"run_sweep: jobs={jobs!r} must be an integer >= 1 (or None for the config's)")
-    tasks = [(cfg, r, s, None if ckpt_dir is None else os.path.join(ckpt_dir, f"{r.name}_seed{s}.pt"), resume)
+    from .resume import checkpoint_file
+    tasks = [(cfg, r, s, None if ckpt_dir is None else checkpoint_file(ckpt_dir, r.name, s), resume)
              for r in cfg.recipes for s in cfg.seeds]
     jobs = max(1, min(jobs or cfg.jobs, len(tasks)))
     bar = tqdm(total=len(tasks), desc="lowbit run", unit="run", disable=not progress, dynamic_ncols=True)
