@@ -2,13 +2,16 @@
 
 Each worker runs single-threaded (torch and Numba): on a small machine, one process per core beats
 threads fighting over the same cores. Workers are spawned (not forked) so no torch/OpenMP thread pool
-state is inherited. A run that hits NaN/Inf is recorded with its message instead of stopping the sweep.
+state is inherited, and die with the sweep's process (lifetime.die_with_parent). A run that hits
+NaN/Inf is recorded with its message instead of stopping the sweep.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+
+from .lifetime import die_with_parent
 
 __all__ = ["run_sweep", "single_thread"]
 
@@ -60,7 +63,8 @@ def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True
                 bar.set_postfix_str(f"{r['recipe']} seed {r['seed']}: acc {r['accuracy']:.3f}")
                 bar.update()
         else:
-            with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
+            with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=die_with_parent,
+                                        initargs=(os.getpid(),)) as ex:
                 futs = [ex.submit(_job, t) for t in tasks]
                 for f in cf.as_completed(futs):
                     r = f.result()
