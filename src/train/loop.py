@@ -26,6 +26,7 @@ from .models import build_model
 from .ptq import evaluate_ptq
 from .config import config_to_dict
 from .resume import check_resume
+from .threads import single_threaded
 
 __all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint"]
 
@@ -77,6 +78,7 @@ def _energy(workload, datapath):
     return {"pj_per_step": float(rep.pj_per_step), "pj_per_weight_update": float(rep.pj_per_weight_update)}, ""
 
 
+@single_threaded      # bit-identical whatever the caller's thread count (docs/reliability.md)
 def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: bool = False, rank: int = 0,
               world: int = 1, wrap=None, max_steps: int | None = None) -> dict:
     """Train `recipe` under `cfg` with `seed`; returns the run's metrics (and checkpoints to ckpt_path).
