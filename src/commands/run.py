@@ -9,15 +9,23 @@ from datetime import datetime
 from pathlib import Path
 
 
-def execute(cfg, out: Path, jobs, progress=True, ckpt_dir=None, resume=False) -> int:
+def execute(cfg, out: Path, jobs, progress=True, ckpt_dir=None, resume=False, backend="local", address=None) -> int:
+    from lowbit.train.backend import check_backend, make_backend
     from lowbit.train.config import config_to_dict
     from lowbit.train.report import format_table, summarize, write_report
     from lowbit.train.sweep import run_sweep
+    check_backend(backend, address)
     check_out(out)
     t0 = time.perf_counter()
+    where = f"{jobs or cfg.jobs} processes" if backend == "local" else f"Ray ({address or 'local instance'})"
     print(f"lowbit: {len(cfg.recipes)} recipes x {len(cfg.seeds)} seeds on {cfg.data.name} ({cfg.model.kind}), "
-          f"{cfg.epochs} epochs, {jobs or cfg.jobs} processes -> {out}", flush=True)
-    results = run_sweep(cfg, jobs, ckpt_dir=ckpt_dir, progress=progress, resume=resume)
+          f"{cfg.epochs} epochs, {where} -> {out}", flush=True)
+    if backend == "local":
+        results = run_sweep(cfg, jobs, ckpt_dir=ckpt_dir, progress=progress, resume=resume, runs_dir=out / "runs")
+    else:
+        with make_backend(backend, address, jobs or cfg.jobs) as be:
+            results = run_sweep(cfg, jobs, ckpt_dir=ckpt_dir, progress=progress, resume=resume, backend=be,
+                                runs_dir=out / "runs")
     summary = summarize(results)
     wall = time.perf_counter() - t0
     plots = write_report(out, config_to_dict(cfg), results, summary, {"wall_s": wall})
@@ -64,9 +72,19 @@ def run(args) -> int:
     over = {k: v for k, v in (("seeds", args.seeds), ("epochs", args.epochs)) if v is not None}
     if over:
         cfg = dataclasses.replace(cfg, **over)
+    if args.resume and not args.out:
+        raise ValueError("--resume needs --out (the report folder of the run to continue)")
     out = _out_dir(args.out)
     # each run's final state is a checkpoint `lowbit export` reads (<out>/checkpoints/<recipe>_seed<seed>.pt)
-    return execute(cfg, out, args.jobs, progress=not args.no_progress, ckpt_dir=str(out / "checkpoints"))
+    return execute(cfg, out, args.jobs, progress=not args.no_progress, ckpt_dir=str(out / "checkpoints"),
+                   resume=args.resume, backend=args.backend, address=args.address)
+
+
+def add_backend_args(p):
+    p.add_argument("--backend", default="local", help="where runs execute: local (default: processes on this "
+                   "machine) or ray (a Ray cluster; the optional extra lowbit[ray])")
+    p.add_argument("--address", help="Ray cluster address HOST:PORT (with --backend ray; none = start a local "
+                   "Ray instance)")
 
 
 def register(sub):
@@ -78,4 +96,6 @@ def register(sub):
     p.add_argument("--epochs", type=int, help="epochs per run")
     p.add_argument("--jobs", type=int, help="parallel processes (default 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--resume", action="store_true", help="skip the runs already finished in --out/runs/")
+    add_backend_args(p)
     p.set_defaults(func=run)
