@@ -25,10 +25,14 @@ import time
 __all__ = ["die_with_parent"]
 
 PR_SET_PDEATHSIG = 1         # <linux/prctl.h>
+PR_SET_NAME = 15
+THREAD_NAME = b"lowbit-watch"
 POLL_S = 0.5
 
 
 def _watch(parent_pid: int) -> None:
+    if sys.platform.startswith("linux"):       # name the thread (ps -L, /proc/PID/task/*/comm)
+        ctypes.CDLL(None).prctl(PR_SET_NAME, THREAD_NAME, 0, 0, 0)
     while True:
         time.sleep(POLL_S)
         if os.getppid() != parent_pid:

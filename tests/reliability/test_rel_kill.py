@@ -27,6 +27,22 @@ def _children(pid):
     return kids
 
 
+def _read(path):
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _watching(pid):
+    from lowbit.train.lifetime import THREAD_NAME
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return False
+    return any(_read(t / "comm").strip() == THREAD_NAME.decode() for t in tasks)
+
+
 def _alive(pid):
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -38,8 +54,7 @@ def _alive(pid):
 def test_kill_9_of_lowbit_train_leaves_no_worker(tmp_path):
     conf = tmp_path / "long.yaml"
     conf.write_text(yaml.safe_dump({"name": "long", "model": {"kind": "mlp", "hidden": [8]}, "epochs": 500,
-                                    "recipes": ["fp32", "bf16_nearest"], "seeds": [0], "jobs": 2,
-                                    "checkpoint_every": 1}))
+                                    "recipes": ["fp32", "bf16_nearest"], "seeds": [0], "jobs": 2}))
     env = dict(os.environ, OMP_NUM_THREADS="1")
     parent = subprocess.Popen([sys.executable, "-m", "lowbit.cli", "train", str(conf), "--out", str(tmp_path / "o"),
                                "--no-progress"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -48,16 +63,17 @@ def test_kill_9_of_lowbit_train_leaves_no_worker(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and parent.poll() is None:
             kids = _children(parent.pid)
-            # two pool workers (the resource tracker is a third child) that have written a checkpoint
-            workers = [k for k in kids if "multiprocessing" in Path(f"/proc/{k}/cmdline").read_text()]
-            if len([w for w in workers if "spawn_main" in Path(f"/proc/{w}/cmdline").read_text()]) >= 2 and \
-                    list((tmp_path / "o").glob("checkpoints/*.pt")):
+            # two pool workers that set up their parent watch (the resource tracker is a third child)
+            workers = [k for k in kids if "multiprocessing" in _read(f"/proc/{k}/cmdline")]
+            if sum(_watching(w) for w in workers) >= 2:
                 break
             time.sleep(0.2)
         assert parent.poll() is None and len(workers) >= 2, "the sweep did not start its workers"
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
-        time.sleep(5)
+        end = time.monotonic() + 5                   # none may be alive 5 s later (dead ones stay dead)
+        while time.monotonic() < end and any(_alive(w) for w in workers):
+            time.sleep(0.1)
         survivors = [w for w in workers if _alive(w)]
         assert not survivors, f"workers {survivors} outlived their killed parent"
     finally:
