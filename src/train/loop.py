@@ -25,6 +25,8 @@ from .data import batch_indices, load_data, load_text
 from .models import GPT, VOCAB, build_model, count_parameters
 from .ptq import evaluate_ptq
 from .config import config_to_dict
+from .resume import check_resume
+from .threads import single_threaded
 
 __all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint", "check_datapath", "UpdateWorkCounter"]
 
@@ -122,6 +124,7 @@ def check_datapath(recipe) -> None:
         raise ValueError(f"recipe {recipe.name!r}: datapath={recipe.datapath!r}: {exc}") from None
 
 
+@single_threaded      # bit-identical whatever the caller's thread count (docs/reliability.md)
 def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: bool = False, rank: int = 0,
               world: int = 1, wrap=None, max_steps: int | None = None, model_fn=None) -> dict:
     """Train `recipe` under `cfg` with `seed`; returns the run's metrics (and checkpoints to ckpt_path).
@@ -163,6 +166,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
         state["attn_stats"] = []
     if resume:
         ck = load_checkpoint(ckpt_path)
+        check_resume(ck, cfg, recipe, seed, ckpt_path)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])   # with its update statistics
         state.update(ck["state"])
