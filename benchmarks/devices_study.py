@@ -139,7 +139,6 @@ def run_arm(arm: Arm, st: Study, seed: int, data) -> dict:
     """One arm x seed through lowbit's training loop (lowbit.train.loop.fit): batch 1, a new random order
     of the training set every epoch (one generator seeded by `seed`), constant lr, test accuracy at the end."""
     from lowbit.optim import OptimSpec, build_optimizer
-    from lowbit.train.data import Dataset
     from lowbit.train.loop import Plan, evaluate, fit
     Xtr, ytr, Xte, yte = data
     torch.manual_seed(seed)
@@ -161,10 +160,13 @@ def run_arm(arm: Arm, st: Study, seed: int, data) -> dict:
     g = torch.Generator().manual_seed(seed)
     n = len(Xtr)
     orders = [torch.randperm(n, generator=g) for _ in range(st.epochs)]
-    plan = Plan(st.epochs * n, n, lambda step: orders[step // n][step % n:step % n + 1], lambda step: lr,
-                log_every=n, evaluate_epochs=False)
+
+    def batch(step):   # one sample
+        idx = orders[step // n][step % n:step % n + 1]
+        return Xtr[idx], ytr[idx]
+    plan = Plan(st.epochs * n, n, batch, lambda step: lr, eval_every=None, log_every=n)
     t0 = time.perf_counter()
-    steps = fit(model, opt, Dataset(Xtr, ytr, Xte, yte, 10, (1, 8, 8)), plan)["step"]
+    steps = fit(model, opt, plan)["step"]
     acc = evaluate(model, Xte, yte)[1]
     out = {"arm": arm.name, "network": network(arm, st), "seed": seed, "accuracy": acc, "steps": steps,
            "seconds": time.perf_counter() - t0}

@@ -124,7 +124,7 @@ def test_train_run_returns_a_typed_result_whose_record_round_trips():
     d = res.to_dict()
     assert list(d) == ["recipe", "seed", "steps", "final_loss", "train_loss", "accuracy", "bits_per_weight",
                        "train_bits_per_weight", "updates_lost", "updates_unchanged", "loss_curve", "eval",
-                       "datapath", "op_counts", "wall_s", "energy", "energy_note", "ptq"]
+                       "datapath", "op_counts", "wall_s", "n_params", "energy", "energy_note", "ptq"]
     assert d["energy"]["pj_per_weight_update"] > 0 and set(d["ptq"]) == {"binary"}
     assert TrainResult.from_dict(d) == res
     with pytest.raises(ValueError, match=r"run record: unknown key\(s\) \['acc'\]"):
