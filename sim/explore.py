@@ -40,7 +40,7 @@ from numba import njit
 from lowbit.numerics._io import load_yaml
 from lowbit.numerics._resources import config_dir
 from . import _kernel as K
-from .arch import DATAFLOWS, Arch, Buffer, Datapath, load_arch
+from .arch import DATAFLOWS, Arch, Buffer, load_arch
 from .area import load_area_table
 from .energy import load_energy_table
 from .report import COMPONENTS, _elementwise_cost, _fits, _lns_conversion, _mac_costs
@@ -54,8 +54,6 @@ FAMILIES = {"fp32": "sa32_fp32", "bf16": "sa32_bf16", "fp16": "sa32_fp16", "fp8"
             "lns": "lns_madam_pe"}
 SPACE_KEYS = ("name", "workloads", "datapath", "energy", "rows", "cols", "dataflow", "buffers", "dram_gbps",
               "clock_mhz", "area", "vector_lanes", "chunk")
-AXES = ("workload", "datapath", "energy", "rows", "cols", "dataflow", "a_kib", "b_kib", "c_kib", "dram_gbps",
-        "clock_mhz")
 DP_FIELDS = ("a_format", "b_format", "acc_format", "kind", "gamma", "conversion")
 WORKLOAD_DIR = config_dir("workloads")
 DF_CODE = {"os": K.OS, "ws": K.WS, "is": K.IS}
@@ -455,7 +453,6 @@ def _gemm_eval(m, n, k, wq, R, C, df, cap, bw):
     sc = np.where(is_, m, n).astype(i64)
     t = np.where(os_, k, np.where(ws_, m, n)).astype(i64)
     fr, fc = -(-sr // R), -(-sc // C)
-    folds = fr * fc
     lf = np.where(os_, t + R + C - 2, t + 2 * R + C - 2)
     capx = np.where(is_, cap[1], cap[0])
     xw = np.where(is_, wb, wa)

@@ -69,12 +69,12 @@ def run(args) -> int:
         if pe.why:
             print(f"area: {name}: unknown: {pe.why}")
     print(f"\nPareto set (minimise energy per update, latency, area): {int(res.pareto.sum())} points")
-    print(f"{'workload':<20} {'datapath':<22} {'energy':<10} {'array':>9} {'df':>3} {'buf a/b/c KiB':>15} "
+    print(f"{'workload':<20} {'datapath':<26} {'energy':<10} {'array':>9} {'df':>3} {'buf a/b/c KiB':>15} "
           f"{'GB/s':>5} {'pJ/update':>11} {'ms/step':>9} {'mm2':>8} {'util':>6}")
     idx = np.nonzero(res.pareto)[0]
     idx = idx[np.lexsort((c["energy_objective"][idx], c["workload"][idx].astype(str)))]
     for i in idx[:40]:
-        print(f"{c['workload'][i][:20]:<20} {c['datapath'][i][:22]:<22} {c['energy'][i][:10]:<10} "
+        print(f"{c['workload'][i][:20]:<20} {c['datapath'][i][:26]:<26} {c['energy'][i][:10]:<10} "
               f"{c['rows'][i]:>4}x{c['cols'][i]:<4} {c['dataflow'][i]:>3} "
               f"{c['a_kib'][i]:>4g}/{c['b_kib'][i]:g}/{c['c_kib'][i]:<5g} {c['dram_gbps'][i]:>5g} "
               f"{c['energy_objective'][i]:>11.4g} {c['seconds'][i] * 1e3:>9.4g} {c['area_mm2'][i]:>8.3f} "
