@@ -3,12 +3,14 @@
 Top-level keys (all optional; the defaults are the built-in `lowbit run`):
   name, data {name, test_fraction, split_seed, outlier_channels, outlier_scale, scale_spread},
   model {kind, hidden, channels, heads, width}, recipes [name | {base: name, ...overrides} | {name, ...}],
-  optional_recipes [names used only when registered, e.g. lns_madam], seeds, epochs, batch_size,
-  lr_schedule (constant | cosine | linear), optimizer {overrides of OptimSpec applied to every recipe
-  that uses a built-in optimizer: sgd, momentum, adamw}, ptq [post-training quantizations evaluated
-  after training: ternary1, ternary2 (PTQTP trit-planes), binary, or a format name], jobs,
+  optional_recipes [recipe names appended to recipes; the default run adds lns_madam, lns_madam_p10],
+  seeds, epochs, batch_size, lr_schedule (constant | cosine | linear), optimizer {overrides of OptimSpec
+  applied to every recipe whose optimizer is the low-precision shell: sgd, momentum, adamw}, ptq
+  [post-training quantizations evaluated after training: ternary1, ternary2 (PTQTP trit-planes), binary,
+  or a format name], jobs,
   checkpoint_every (steps; 0 = every epoch), log_every.
-Every unknown key or bad value raises a ValueError naming the key, the value and what is allowed.
+Every unknown key or bad value raises a ValueError naming the key, the value and what is allowed; every
+recipe's datapath must name a simulator architecture (checked here, before any training).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from lowbit.numerics._io import load_yaml
+from lowbit.optim import OPTIMIZERS, LowpOptimizer
 from lowbit.recipes import OptimSpec, Recipe, list_recipes, recipe_to_dict, resolve_recipe
 from lowbit.recipes.spec import from_fields
 
@@ -32,7 +35,6 @@ SCHEDULES = ("constant", "cosine", "linear")
 PTQ_BUILTIN = ("ternary1", "ternary2", "binary")
 DEFAULT_RECIPES = ("fp32", "bf16_nearest", "bf16_sr", "bf16_kahan", "fp8", "mxfp4", "fp4_dge_occ", "ternary",
                    "eco_fp8")
-BUILTIN_OPTIMIZERS = ("sgd", "momentum", "adamw")
 
 
 @dataclass(frozen=True)
@@ -128,8 +130,13 @@ def load_config(src=None) -> RunConfig:
         kw["model"] = from_fields(ModelSpec, data["model"], "config: model")
     entries = list(data.get("recipes", DEFAULT_RECIPES if "recipes" not in data else []))
     optional = data.get("optional_recipes", ["lns_madam", "lns_madam_p10"] if "recipes" not in data else [])
-    known = set(list_recipes())
-    entries += [n for n in optional if isinstance(n, str) and n in known]
+    if not isinstance(optional, (list, tuple)):
+        raise ValueError(f"config: optional_recipes={optional!r} must be a list of recipe names")
+    known = list_recipes()
+    for n in optional:
+        if n not in known:
+            raise ValueError(f"config: optional_recipes entry {n!r} is not a recipe; known: {', '.join(known)}")
+    entries += list(optional)
     if not entries:
         raise ValueError("config: recipes is empty; name at least one recipe (see `lowbit recipes`)")
     recipes = [resolve_recipe(e, owner=f"config: recipes[{i}]") for i, e in enumerate(entries)]
@@ -141,8 +148,11 @@ def load_config(src=None) -> RunConfig:
         for k in opt:
             if k not in names:
                 raise ValueError(f"config: unknown key optimizer.{k}; allowed: {', '.join(names)}")
-        recipes = [dataclasses.replace(r, optimizer=dataclasses.replace(r.optimizer, **opt))
-                   if r.optimizer.name in BUILTIN_OPTIMIZERS else r for r in recipes]
+        recipes = [_override_optimizer(r, opt) if OPTIMIZERS[r.optimizer.name].cls is LowpOptimizer else r
+                   for r in recipes]
+    from .loop import check_datapath
+    for r in recipes:
+        check_datapath(r)
     for p in kw.get("ptq", ()):
         if p not in PTQ_BUILTIN:
             from lowbit.numerics import get_format
@@ -154,6 +164,13 @@ def load_config(src=None) -> RunConfig:
         return RunConfig(recipes=tuple(recipes), source=source, **kw)
     except TypeError as exc:
         raise ValueError(f"config: {exc}") from None
+
+
+def _override_optimizer(r: Recipe, opt: dict) -> Recipe:
+    try:
+        return dataclasses.replace(r, optimizer=dataclasses.replace(r.optimizer, **opt))
+    except ValueError as exc:
+        raise ValueError(f"config: optimizer overrides on recipe {r.name!r}: {exc}") from None
 
 
 def config_to_dict(cfg: RunConfig) -> dict:

@@ -26,7 +26,7 @@ from .models import build_model
 from .ptq import evaluate_ptq
 from .config import config_to_dict
 
-__all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint"]
+__all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint", "check_datapath", "UpdateWorkCounter"]
 
 
 def lr_at(base: float, schedule: str, step: int, total: int) -> float:
@@ -64,16 +64,42 @@ def _param_layers(model):
     return {id(p): name.rpartition(".")[0] or name for name, p in model.named_parameters()}
 
 
-def _energy(workload, datapath):
+class UpdateWorkCounter:
+    """The optimizer's observer while a step is counted: each `UpdateEvent` becomes the simulator's
+    elementwise update work and weight traffic (sim.training.update_work), recorded into the step's
+    OpCounter with the layer name and the formats of the recipe's tensor classes."""
+
+    def __init__(self, counter, recipe, layer_names: dict):
+        self.counter, self.names = counter, layer_names
+        self.formats = {"weight": recipe.weight.format, "activation": recipe.input.format,
+                        "grad_output": recipe.grad_output.format, "grad_weight": recipe.grad_weight.format}
+
+    def __call__(self, ev) -> None:
+        from lowbit.sim import StepFormats, update_work
+        f = self.formats
+        fmt = StepFormats(weight=f["weight"], activation=f["activation"], grad_output=f["grad_output"],
+                          grad_weight=f["grad_weight"], update=ev.update_format, state=ev.state_format,
+                          master=ev.master)
+        layer = self.names.get(ev.pid, f"param{ev.pid}")
+        self.counter.extra.extend(update_work(layer, ev.numel, fmt, ev.rule, sr=ev.sr, kahan=ev.kahan))
+        self.counter.writes(ev.numel)
+
+
+def _energy(workload: dict, datapath) -> dict:
+    """Energy of one counted training step on the recipe's datapath (errors propagate: a bad datapath
+    was already refused when the run started)."""
+    from lowbit.sim import Workload, energy_per_update
+    rep = energy_per_update(Workload.from_dict(workload), datapath)
+    return {"pj_per_step": float(rep.pj_per_step), "pj_per_weight_update": float(rep.pj_per_weight_update)}
+
+
+def check_datapath(recipe) -> None:
+    """A recipe's datapath must name a simulator architecture (preset or YAML): one ValueError line."""
+    from lowbit.sim import load_arch
     try:
-        from lowbit.sim import energy_per_update
-    except ImportError:
-        return None, "lowbit.sim.energy_per_update is not available yet"
-    try:
-        rep = energy_per_update(workload, datapath)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    return {"pj_per_step": float(rep.pj_per_step), "pj_per_weight_update": float(rep.pj_per_weight_update)}, ""
+        load_arch(recipe.datapath)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ValueError(f"recipe {recipe.name!r}: datapath={recipe.datapath!r}: {exc}") from None
 
 
 def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: bool = False, rank: int = 0,
@@ -83,6 +109,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
     `wrap(model) -> model` lets a caller wrap the quantized model (DDP); `rank`/`world` shard batches.
     `max_steps` stops early (tests of resume). NaN/Inf raise NonFiniteError after the last good checkpoint."""
     t0 = time.perf_counter()
+    check_datapath(recipe)
     data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
                      cfg.data.outlier_scale, cfg.data.scale_spread)
     model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, seed)
@@ -91,10 +118,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
     net = wrap(model) if wrap is not None else model
     opt = build_optimizer(recipe.optimizer, model.parameters(), seed)
     layer_of = _param_layers(model)
-    if hasattr(opt, "count_formats"):
-        opt.count_formats = {"weight": recipe.weight.format, "activation": recipe.input.format,
-                             "grad_output": recipe.grad_output.format, "grad_weight": recipe.grad_weight.format,
-                             "names": {i: layer_of[id(p)] for i, p in enumerate(model.parameters())}}
+    pid_names = {i: layer_of[id(p)] for i, p in enumerate(model.parameters())}
     n = len(data.x_train)
     spe = math.ceil(n / cfg.batch_size)
     total = cfg.epochs * spe
@@ -102,9 +126,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
     if resume:
         ck = load_checkpoint(ckpt_path)
         model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        if hasattr(opt, "update_stats"):
-            opt.update_stats = dict(ck["update_stats"])
+        opt.load_state_dict(ck["optimizer"])   # with its update statistics
         state.update(ck["state"])
         torch.set_rng_state(ck["rng"]["torch"])
         np.random.set_state(ck["rng"]["numpy"])
@@ -114,7 +136,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
         if ckpt_path is not None and rank == 0:
             save_checkpoint(ckpt_path, {
                 "model": model.state_dict(), "optimizer": opt.state_dict(), "state": dict(state),
-                "update_stats": dict(getattr(opt, "update_stats", {})), "recipe": recipe.name, "seed": seed,
+                "recipe": recipe.name, "seed": seed,
                 "config": config_to_dict(cfg),  # so `lowbit export` can rebuild the model on its own
                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}})
 
@@ -126,26 +148,20 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
         idx = batch_indices(n, cfg.batch_size, seed, epoch, i)
         idx = idx[rank::world]
         lr = lr_at(base_lr, cfg.lr_schedule, step, total)
-        if hasattr(opt, "set_lr"):
-            opt.set_lr(lr)
-        else:
-            for g in opt.param_groups:
-                g["lr"] = lr
+        opt.set_lr(lr)
         ctx.step = step
         count = state["workload"] is None
         with counting(model, name=f"{recipe.name}_step") as c:
             if not count:
                 ctx.counter = None
-            elif hasattr(opt, "counter"):
-                opt.counter = c
+            opt.set_observer(UpdateWorkCounter(c, recipe, pid_names) if count else None)
             opt.zero_grad(set_to_none=True)
             loss = F.cross_entropy(net(data.x_train[idx]), data.y_train[idx])
             if not torch.isfinite(loss):
                 raise NonFiniteError(step, "loss", "loss")
             loss.backward()
             opt.step()
-            if hasattr(opt, "counter"):
-                opt.counter = None
+            opt.set_observer(None)
         for p in model.parameters():
             if not bool(torch.isfinite(p).all()):
                 raise NonFiniteError(step, layer_of[id(p)], "weight (after the optimizer step)")
@@ -168,21 +184,13 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
     result = {"recipe": recipe.name, "seed": seed, "steps": state["step"], "final_loss": test_loss,
               "train_loss": state["loss_curve"][-1][1] if state["loss_curve"] else None, "accuracy": acc,
               "bits_per_weight": recipe.bits_per_weight, "train_bits_per_weight": recipe.train_bits_per_weight,
-              "updates_lost": opt.lost_fraction() if hasattr(opt, "lost_fraction") else None,
-              "updates_unchanged": opt.unchanged_fraction() if hasattr(opt, "unchanged_fraction") else None,
+              "updates_lost": opt.lost_fraction(), "updates_unchanged": opt.unchanged_fraction(),
               "loss_curve": state["loss_curve"], "eval": state["eval"], "datapath": recipe.datapath,
               "op_counts": state["workload"]["summary"] if state["workload"] else None,
               "wall_s": time.perf_counter() - t0}
-    energy, why = (None, "no workload") if not state["workload"] else _energy(
-        _workload_from(state["workload"]["items"]), recipe.datapath)
-    result["energy"] = energy
-    result["energy_note"] = why
+    result["energy"] = _energy(state["workload"]["items"], recipe.datapath) if state["workload"] else None
+    result["energy_note"] = "" if state["workload"] else "no workload"
     if cfg.ptq and state["step"] == total:
         result["ptq"] = evaluate_ptq(model, cfg.ptq, data)
     result["model_state"] = {k: v.clone() for k, v in model.state_dict().items()} if max_steps is not None else None
     return result
-
-
-def _workload_from(d):
-    from lowbit.sim import Workload
-    return Workload.from_dict(d)

@@ -100,12 +100,14 @@ def _plots(out: Path, results, summary):
         pts = [s for s in summary if s[key] is not None and s["accuracy_mean"] is not None]
         if not pts:
             continue
-        f2, a2 = plt.subplots(figsize=(6, 4.5))
-        for s in pts:
-            a2.errorbar(s[key], s["accuracy_mean"], yerr=s["accuracy_std"], fmt="o", capsize=3)
-            a2.annotate(s["recipe"], (s[key], s["accuracy_mean"]), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
+        # recipes often share an x (8 bits) and nearly the same accuracy: a legend, not text labels that overlap
+        f2, a2 = plt.subplots(figsize=(8, 4.5))
+        markers = "osD^v<>pPXh*"
+        for i, s in enumerate(pts):
+            a2.errorbar(s[key], s["accuracy_mean"], yerr=s["accuracy_std"], fmt=markers[i % len(markers)],
+                        capsize=3, label=s["recipe"], alpha=0.85)
         a2.set(xlabel=xlabel, ylabel="test accuracy")
+        a2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         f2.tight_layout()
         _save(f2, out / name)
         written.append(name)
