@@ -82,7 +82,9 @@ def scalesim_slice(result, n=20):
             free = systolic_gemm(128, 128, 128, rows=R, cols=C, dataflow=df)
             rows.append({"index": int(c["index"][i]), "rows": R, "cols": C, "dataflow": df,
                          "datapath": c["datapath"][i], "scalesim_cycles": peer[0], "lowbit_cycles": free.cycles,
-                         "same": peer[0] == free.cycles, "dse_cycles_with_memory": int(c["cycles"][i]),
+                         "same": peer[0] == free.cycles,
+                         "dse_cycles_with_memory": int(c["cycles"][i]) if c["feasible"][i] else None,
+                         "dse_reason": c["reason"][i],
                          "scalesim_s": peer[1]})
     return rows
 
@@ -115,7 +117,8 @@ def main(argv=None):
               f"{'lowbit+mem':>11} {'SCALE-Sim s':>11}")
         for r in peer:
             print(f"{r['index']:>7} {r['rows']:>3}x{r['cols']:<3}{r['dataflow']:>3} {r['scalesim_cycles']:>10} "
-                  f"{r['lowbit_cycles']:>10} {str(r['same']):>5} {r['dse_cycles_with_memory']:>11} "
+                  f"{r['lowbit_cycles']:>10} {str(r['same']):>5} "
+                  f"{'infeasible' if r['dse_cycles_with_memory'] is None else r['dse_cycles_with_memory']:>11} "
                   f"{r['scalesim_s']:>11.2f}")
         ss = statistics.mean(r["scalesim_s"] for r in peer)
         out["scalesim"] = {"points": peer, "all_cycles_identical": all(r["same"] for r in peer),

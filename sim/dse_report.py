@@ -143,7 +143,7 @@ def _plot_codesign(rows) -> bytes:
         if (~unk).any():
             sc = ax.scatter(x[~unk], y[~unk], s=14, c=a[~unk], cmap="viridis")
             fig.colorbar(sc, ax=ax, label="area (mm², 45 nm)")
-        for r in {r["recipe"]: r for r in pts}.values():
+        for r in {r["recipe"]: r for r in reversed(pts)}.values():   # the lowest-energy design of each
             ax.annotate(r["recipe"], (r["energy_objective"], r["accuracy_mean"]), fontsize=7)
         ax.set_xscale("log")
     ax.set_xlabel("energy per weight update (pJ), Pareto designs per recipe")
