@@ -200,8 +200,9 @@ def _workload_entries(spec, base: Path) -> tuple:
 
 
 def traced_layers(config_path: str) -> list:
-    """The forward layers of a run config's model on one batch: Linear/Conv modules, and every matmul called
-    outside them (attention Q K^T and P V) as activation x activation `matmul` layers."""
+    """The forward layers of a run config's model on one batch: Linear/Conv modules, and every matmul (and
+    scaled_dot_product_attention's two products) called outside them, i.e. attention Q K^T and P V or a tied
+    output head, as activation x activation `matmul` layers (no weight update)."""
     import torch
     from torch.overrides import TorchFunctionMode
     from lowbit.train import load_config
@@ -210,16 +211,29 @@ def traced_layers(config_path: str) -> list:
     from .trace import trace_layers
     from .training import matmul
     cfg = load_config(config_path)
-    data = load_data(**{f: getattr(cfg.data, f) for f in cfg.data.__dataclass_fields__})
-    model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, 0)
-    x = data.x_train[:cfg.batch_size]
+    if cfg.data.kind == "text":   # a byte-level language model: one batch of `context` tokens
+        from lowbit.train.models import VOCAB
+        model = build_model(cfg.model, VOCAB, VOCAB, (), 0)
+        x = torch.zeros((cfg.batch_size, cfg.model.context), dtype=torch.long)
+    else:
+        data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
+                         cfg.data.outlier_scale, cfg.data.scale_spread)
+        model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, 0)
+        x = data.x_train[:cfg.batch_size]
     inside = [0]
     extra, order = [], []
 
     class _MatmulMode(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
-            if func in (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm) and not inside[0]:
+            if func is torch.nn.functional.scaled_dot_product_attention and not inside[0]:
+                q, k, v = args[0], args[1], args[2]
+                cnt = int(math.prod(q.shape[:-2]))
+                extra.append(matmul(f"matmul#{len(extra)}", q.shape[-2], k.shape[-2], q.shape[-1], cnt))
+                order.append(("matmul", len(extra) - 1))
+                extra.append(matmul(f"matmul#{len(extra)}", q.shape[-2], v.shape[-1], k.shape[-2], cnt))
+                order.append(("matmul", len(extra) - 1))
+            elif func in (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm) and not inside[0]:
                 a, b = args[0], args[1]
                 if a.dim() >= 2 and b.dim() >= 2:
                     cnt = int(math.prod(out.shape[:-2])) if out.dim() > 2 else 1
