@@ -131,9 +131,9 @@ def _dtype(name: str):
     return np.dtype(getattr(ml_dtypes, name, None) or getattr(np, name))
 
 
-def probe_record(probes: dict) -> dict:
+def probe_record(version: str | None, probes: dict) -> dict:
     """The manifest's record of the runtime questions asked: {question: answer}."""
-    return {"onnxruntime": runtime_version(), "native": dict(sorted(probes.items()))}
+    return {"onnxruntime": version, "native": dict(sorted(probes.items()))}
 
 
 
