@@ -13,7 +13,7 @@ import pytest
 import lowbit.sim as sim
 from lowbit.cli import main
 from lowbit.sim.area import load_area_table
-from lowbit.sim.explore import explore, load_space, pareto_mask, traced_layers
+from lowbit.sim.dse import explore, load_space, pareto_mask, traced_layers
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -28,7 +28,8 @@ def ray_local():
 
 def _cfg():
     from lowbit.train import load_config
-    return load_config({"recipes": ["bf16_sr"], "seeds": [0, 1], "epochs": 1, "jobs": 2,
+    # blobs, not digits: no scikit-learn import in each fresh Ray worker
+    return load_config({"recipes": ["bf16_sr"], "seeds": [0, 1], "epochs": 1, "jobs": 2, "data": {"name": "blobs"},
                         "model": {"kind": "mlp", "hidden": [16]}})
 
 
