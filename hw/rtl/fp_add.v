@@ -14,7 +14,10 @@ module fp_add #(
     parameter MBITS = 7,
     parameter BIAS = (1 << (EBITS - 1)) - 1,
     parameter POLICY = 0,
-    parameter RBITS = 8
+    parameter RBITS = 8,
+    parameter DAZ = 0,
+    parameter FTZ = 0,
+    parameter TAFTER = 1
 ) (
     input [EBITS+MBITS:0] a_i,
     input [EBITS+MBITS:0] b_i,
@@ -32,12 +35,20 @@ module fp_add #(
     localparam [NB:0] NANMAG = (POLICY == 0) ? INFMAG | (ONE << (MBITS - 1)) : (ONE << NB) - 1;
 
     wire sa, sb, na, nb, ia, ib, za, zb;
-    wire [MBITS:0] ma, mb;
+    wire [MBITS:0] ma_u, mb_u, ma, mb;
+    wire za_u, zb_u;
     wire signed [EW-1:0] ea, eb;
     lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW)) ua (
-        .x_i(a_i), .sign_o(sa), .sig_o(ma), .exp_o(ea), .nan_o(na), .inf_o(ia), .zero_o(za));
+        .x_i(a_i), .sign_o(sa), .sig_o(ma_u), .exp_o(ea), .nan_o(na), .inf_o(ia), .zero_o(za_u));
     lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW)) ub (
-        .x_i(b_i), .sign_o(sb), .sig_o(mb), .exp_o(eb), .nan_o(nb), .inf_o(ib), .zero_o(zb));
+        .x_i(b_i), .sign_o(sb), .sig_o(mb_u), .exp_o(eb), .nan_o(nb), .inf_o(ib), .zero_o(zb_u));
+    // DAZ = 1: a subnormal operand (no hidden bit) reads as a zero of its sign.
+    wire da = (DAZ != 0) && !ma_u[MBITS] && !na && !ia;
+    wire db = (DAZ != 0) && !mb_u[MBITS] && !nb && !ib;
+    assign ma = da ? {(MBITS + 1){1'b0}} : ma_u;
+    assign mb = db ? {(MBITS + 1){1'b0}} : mb_u;
+    assign za = za_u | da;
+    assign zb = zb_u | db;
 
     // Order by magnitude: for finite codes the magnitude bits order like the values.
     wire swap = b_i[NB-1:0] > a_i[NB-1:0];
@@ -79,7 +90,7 @@ module fp_add #(
     end
 
     wire [NB:0] rounded;
-    lb_fp_round #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .RBITS(RBITS), .XW(SW + 1),
+    lb_fp_round #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .RBITS(RBITS), .FTZ(FTZ), .TAFTER(TAFTER), .XW(SW + 1),
                   .EW(EW)) rnd (
         .sign_i(s_res), .x_i(x), .e0_i(e0w[EW-1:0]), .rem_i(sticky),
         .mode_i(mode_i), .sat_i(sat_i), .rand_i(rand_i), .y_o(rounded));
