@@ -11,7 +11,7 @@ import importlib.util
 import sys
 
 # The order here is the order of `lowbit --help`.
-SUBCOMMANDS = ["formats", "demo", "recipes", "run", "train", "sim", "verify", "device", "export", "import_"]
+SUBCOMMANDS = ["formats", "demo", "recipes", "run", "train", "sim", "dse", "verify", "device", "export", "import_"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""The optimizer pattern of lowbit (DESIGN.md, "src"): a pure step function
+"""The optimizer pattern of lowbit (docs/design.md, "src"): a pure step function
 `step(w, g, state, hp) -> (w, state)` over tensors, with hyperparameters as a frozen dataclass,
 inside a thin `torch.optim.Optimizer` shell that owns iteration over parameters and state_dict I/O.
 

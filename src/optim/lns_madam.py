@@ -1,6 +1,6 @@
 """LNS-Madam: Madam whose weights live ONLY as LNS codes (Zhao et al., "LNS-Madam: Low-Precision Training
 in Logarithmic Number System using Multiplicative Weight Update"; Madam: Bernstein et al., "Learning
-compositional functions via multiplicative weight updates"; REFERENCES.md section 4).
+compositional functions via multiplicative weight updates"; docs/references.md section 4).
 
 A weight is `sign * 2^((mag - qbias*gamma) / gamma) * scale`: an `LNSFormat` code and a power-of-two
 scale per tensor (or per output channel) fixed at construction: the smallest with max * scale >=

@@ -1,5 +1,5 @@
 """Madam: the multiplicative weight update of Bernstein et al., "Learning compositional functions via
-multiplicative weight updates" (NeurIPS 2020; REFERENCES.md section 4), as a pure step function in the
+multiplicative weight updates" (NeurIPS 2020; docs/references.md section 4), as a pure step function in the
 `FunctionalOptimizer` shell:
 
     v  <- beta v + (1 - beta) g^2                     (beta = 0.999)

@@ -1,4 +1,4 @@
-"""lowbit.recipes: named training recipes (frozen values, not subclasses; DESIGN.md "src").
+"""lowbit.recipes: named training recipes (frozen values, not subclasses; docs/design.md "src").
 
 Public API: `get_recipe(name_or_dict)`, `list_recipes()`, `register_recipe(recipe, replace=False)`,
 `resolve_recipe(entry)` (a name, a Recipe, or a mapping `{base: NAME, ...overrides}` from YAML), the value

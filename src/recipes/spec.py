@@ -14,6 +14,7 @@ every value with a ValueError naming the key, the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from lowbit.numerics import get_format
@@ -46,6 +47,8 @@ def _check_number(owner, key, v, lo=None, hi=None, integer=False, lo_open=False)
     ok_type = (int,) if integer else (int, float)
     if isinstance(v, bool) or not isinstance(v, ok_type):
         raise ValueError(f"{owner}: {key}={v!r} must be {'an integer' if integer else 'a number'}")
+    if not math.isfinite(v):
+        raise ValueError(f"{owner}: {key}={v!r} must be a finite number")
     if lo is not None and (v < lo or (lo_open and v == lo)):
         raise ValueError(f"{owner}: {key}={v!r} must be {'>' if lo_open else '>='} {lo}")
     if hi is not None and v > hi:

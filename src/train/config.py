@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from lowbit.numerics._io import load_yaml
 from lowbit.recipes import OptimSpec, Recipe, list_recipes, recipe_to_dict, resolve_recipe
 from lowbit.recipes.spec import from_fields
 
@@ -113,12 +114,10 @@ def load_config(src=None) -> RunConfig:
         data = dict(src)
     else:
         path = Path(src)
-        if not path.is_file():
+        if not path.exists():
             raise FileNotFoundError(f"config file {str(path)!r} not found (see configs/runs/)")
-        data = yaml.load(path.read_text(), Loader=_Loader) or {}
+        data = load_yaml(path, loader=_Loader, what="run config")
         source = str(path)
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: a run config must be a mapping of keys, got {type(data).__name__}")
     for k in data:
         if k not in _TOP:
             raise ValueError(f"config: unknown key {k!r}; allowed: {', '.join(_TOP)}")

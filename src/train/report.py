@@ -67,8 +67,10 @@ def format_table(summary: list[dict]) -> str:
                      f"{_f(s['pj_per_weight_update'], '.2f'):>12}")
         for e in s["errors"][:1]:
             lines.append(f"  ! {e}")
-        for note in s.get("notes", [])[:3]:
-            lines.append(f"  note: {note}")
+    # notes (e.g. padded blocks) follow the table, so its rows stay one per recipe
+    notes = [(s["recipe"], n) for s in summary for n in s.get("notes", [])[:3]]
+    if notes:
+        lines += ["", "notes:"] + [f"  {r}: {n}" for r, n in notes]
     ptq = [(s["recipe"], k, v) for s in summary for k, v in s["ptq"].items()]
     if ptq:
         lines += ["", "post-training quantization of the trained weights (test accuracy mean ± std):"]
@@ -98,12 +100,14 @@ def _plots(out: Path, results, summary):
         pts = [s for s in summary if s[key] is not None and s["accuracy_mean"] is not None]
         if not pts:
             continue
-        f2, a2 = plt.subplots(figsize=(6, 4.5))
-        for s in pts:
-            a2.errorbar(s[key], s["accuracy_mean"], yerr=s["accuracy_std"], fmt="o", capsize=3)
-            a2.annotate(s["recipe"], (s[key], s["accuracy_mean"]), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
+        # recipes often share an x (8 bits) and nearly the same accuracy: a legend, not text labels that overlap
+        f2, a2 = plt.subplots(figsize=(8, 4.5))
+        markers = "osD^v<>pPXh*"
+        for i, s in enumerate(pts):
+            a2.errorbar(s[key], s["accuracy_mean"], yerr=s["accuracy_std"], fmt=markers[i % len(markers)],
+                        capsize=3, label=s["recipe"], alpha=0.85)
         a2.set(xlabel=xlabel, ylabel="test accuracy")
+        a2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         f2.tight_layout()
         _save(f2, out / name)
         written.append(name)
