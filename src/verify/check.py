@@ -178,8 +178,10 @@ def check_unit(op: str, fmt: str | None = None, sim: str = "icarus", sources=Non
                          includes=includes, defines=defines)
     nan_any = contract.nan == "any"
     t1 = time.perf_counter()
-    n_bad, first = compare(unit, vectors, got, expected, int(limit), nan_any)
-    classes = triage(unit, vectors, got, expected, mismatch_mask(unit, vectors, got, expected, nan_any)) if n_bad else []
+    shown = [p.name for p in inputs]
+    n_bad, first = compare(unit, vectors, got, expected, int(limit), nan_any, shown)
+    classes = triage(unit, vectors, got, expected, mismatch_mask(unit, vectors, got, expected, nan_any),
+                     shown) if n_bad else []
     n = len(next(iter(vectors.values())))
     secs["compare"] = time.perf_counter() - t1
     seen = int(got["__count"]) if "__count" in got else None

@@ -160,18 +160,20 @@ def mismatch_mask(unit: Unit, vectors: dict, got: dict, expected: dict, nan_any:
     return bad
 
 
-def compare(unit: Unit, vectors: dict, got: dict, expected: dict, limit: int = 5, nan_any: bool = False):
+def compare(unit: Unit, vectors: dict, got: dict, expected: dict, limit: int = 5, nan_any: bool = False,
+            shown=None):
     """(number of mismatching vectors, details of the first `limit`): a vector mismatches when any output
-    it cares about differs from the golden value or has x/z bits."""
+    it cares about differs from the golden value or has x/z bits. `shown`: the input ports to list in the
+    details (default: all; a module without an optional port does not see its value)."""
     idx = np.flatnonzero(mismatch_mask(unit, vectors, got, expected, nan_any))
-    return int(idx.size), [detail(unit, vectors, got, expected, int(i)) for i in idx[:limit]]
+    return int(idx.size), [detail(unit, vectors, got, expected, int(i), shown) for i in idx[:limit]]
 
 
-def detail(unit: Unit, vectors: dict, got: dict, expected: dict, i: int) -> dict:
+def detail(unit: Unit, vectors: dict, got: dict, expected: dict, i: int, shown=None) -> dict:
     """One vector's inputs, expected and got outputs (None: x/z bits or no output)."""
     n = len(next(iter(vectors.values())))
     return {"index": int(i),
-            "inputs": {p.name: int(vectors[p.name][i]) for p in unit.inputs},
+            "inputs": {p.name: int(vectors[p.name][i]) for p in unit.inputs if shown is None or p.name in shown},
             "expected": {p.name: int(expected[p.name][i]) for p in unit.outputs},
             "got": {p.name: (None if got.get(p.name + "__unknown", np.zeros(n, bool))[i]
                              else int(got[p.name][i])) for p in unit.outputs}}

@@ -107,7 +107,7 @@ def _classes_of_port(unit, p, vectors, got, expected, idx) -> np.ndarray:
     return out
 
 
-def triage(unit: Unit, vectors: dict, got: dict, expected: dict, bad: np.ndarray) -> list[dict]:
+def triage(unit: Unit, vectors: dict, got: dict, expected: dict, bad: np.ndarray, shown=None) -> list[dict]:
     """[{"class", "count", "example": detail of its first vector}] for the mismatching vectors (bool mask
     `bad`), the largest class first. A vector counts once: in the class of its first differing output."""
     idx = np.flatnonzero(bad)
@@ -124,4 +124,4 @@ def triage(unit: Unit, vectors: dict, got: dict, expected: dict, bad: np.ndarray
     names, first, counts = np.unique(label.astype(str), return_index=True, return_counts=True)
     order = sorted(range(len(names)), key=lambda k: (-counts[k], first[k]))
     return [{"class": str(names[k]), "count": int(counts[k]),
-             "example": detail(unit, vectors, got, expected, int(idx[first[k]]))} for k in order]
+             "example": detail(unit, vectors, got, expected, int(idx[first[k]]), shown)} for k in order]

@@ -7,6 +7,8 @@ directories and defines compile on the simulator, and a SystemVerilog file named
 a unit with another NaN code fails with both codes shown and passes with --nan any."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lowbit.cli import main
@@ -99,26 +101,16 @@ def test_simulator_not_installed_says_how_to_install(monkeypatch, capsys, tmp_pa
         find_simulator.cache_clear()
 
 
-SV_MUL = """`include "lb_cfg.svh"
-module sv_mul (input logic [3:0] a_i, input logic [3:0] b_i, output logic [3:0] y_o);
-    logic [3:0] y;
-    fp_mul #(.EBITS(2), .MBITS(1), .BIAS(`LB_BIAS), .POLICY(`LB_POLICY), .RBITS(1)) u (
-        .a_i(a_i), .b_i(b_i), .mode_i(3'd0), .sat_i(1'b0), .rand_i(1'b0), .y_o(y));
-    always_comb y_o = y;
-endmodule
-"""
+SV_DIR = Path(__file__).resolve().parents[2] / "hw" / "tests" / "rtl"
 
 
 def test_systemverilog_with_includes_and_defines(tmp_path, capsys):
-    inc = tmp_path / "inc"
-    inc.mkdir()
-    (inc / "lb_cfg.svh").write_text("`define LB_POLICY 2\n")
-    (tmp_path / "sv_mul.sv").write_text(SV_MUL)
+    inc = SV_DIR / "include"
     args = ["verify", "fp_mul", "--format", "fp4_e2m1fn", "--top", "sv_mul", "--sim", SIM]
-    assert main(args + ["--rtl", str(tmp_path / "sv_mul.sv"), *FP_MUL, "-I", str(inc), "-D", "LB_BIAS=1"]) == 0
+    assert main(args + ["--rtl", str(SV_DIR / "sv_mul.sv"), *FP_MUL, "-I", str(inc), "-D", "LB_BIAS=1"]) == 0
     assert "256 vectors, 0 mismatches - PASS" in capsys.readouterr().out
     # The same text in a .v file: compiled as Verilog-2005, the error names the flags and suggests --sv.
-    (tmp_path / "sv_mul.v").write_text(SV_MUL)
+    (tmp_path / "sv_mul.v").write_text((SV_DIR / "sv_mul.sv").read_text())
     assert main(args + ["--rtl", str(tmp_path / "sv_mul.v"), *FP_MUL, "-I", str(inc), "-D", "LB_BIAS=1"]) == 2
     err = capsys.readouterr().err
     assert "compile error" in err and "with flags:" in err and "-DLB_BIAS=1" in err and "--sv" in err
@@ -126,7 +118,7 @@ def test_systemverilog_with_includes_and_defines(tmp_path, capsys):
                         "--sv"]) == 0
     capsys.readouterr()
     # -I DIR missing: one line.
-    assert main(args + ["--rtl", str(tmp_path / "sv_mul.sv"), *FP_MUL, "-I", str(tmp_path / "nope")]) == 2
+    assert main(args + ["--rtl", str(SV_DIR / "sv_mul.sv"), *FP_MUL, "-I", str(tmp_path / "nope")]) == 2
     assert "include directory not found" in capsys.readouterr().err
 
 
