@@ -35,20 +35,12 @@ module fp_add #(
     localparam [NB:0] NANMAG = (POLICY == 0) ? INFMAG | (ONE << (MBITS - 1)) : (ONE << NB) - 1;
 
     wire sa, sb, na, nb, ia, ib, za, zb;
-    wire [MBITS:0] ma_u, mb_u, ma, mb;
-    wire za_u, zb_u;
+    wire [MBITS:0] ma, mb;
     wire signed [EW-1:0] ea, eb;
-    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW)) ua (
-        .x_i(a_i), .sign_o(sa), .sig_o(ma_u), .exp_o(ea), .nan_o(na), .inf_o(ia), .zero_o(za_u));
-    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW)) ub (
-        .x_i(b_i), .sign_o(sb), .sig_o(mb_u), .exp_o(eb), .nan_o(nb), .inf_o(ib), .zero_o(zb_u));
-    // DAZ = 1: a subnormal operand (no hidden bit) reads as a zero of its sign.
-    wire da = (DAZ != 0) && !ma_u[MBITS] && !na && !ia;
-    wire db = (DAZ != 0) && !mb_u[MBITS] && !nb && !ib;
-    assign ma = da ? {(MBITS + 1){1'b0}} : ma_u;
-    assign mb = db ? {(MBITS + 1){1'b0}} : mb_u;
-    assign za = za_u | da;
-    assign zb = zb_u | db;
+    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW), .DAZ(DAZ)) ua (
+        .x_i(a_i), .sign_o(sa), .sig_o(ma), .exp_o(ea), .nan_o(na), .inf_o(ia), .zero_o(za));
+    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW), .DAZ(DAZ)) ub (
+        .x_i(b_i), .sign_o(sb), .sig_o(mb), .exp_o(eb), .nan_o(nb), .inf_o(ib), .zero_o(zb));
 
     // Order by magnitude: for finite codes the magnitude bits order like the values.
     wire swap = b_i[NB-1:0] > a_i[NB-1:0];

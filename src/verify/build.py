@@ -185,8 +185,10 @@ def _build_locked(sim, simobj, srcs, top, parameters, defines, flags, key, bdir,
     product = bdir / ("sim.vvp" if sim == "icarus" else top)
     if stamp.is_file() and stamp.read_text() == key and product.is_file():
         return result
+    # The runtime objects do not depend on the input language: Verilog and SystemVerilog builds share them.
+    rt_flags = [f for f in flags if f not in ("--default-language", "1364-2005", "1800-2017")]
     rt_cache = build_root() / "verilator-runtime" / hashlib.sha256(
-        (simobj.version + " ".join(flags)).encode()).hexdigest()[:16]
+        (simobj.version + " ".join(rt_flags)).encode()).hexdigest()[:16]
     runner = _runner(sim, rt_cache)
     log = bdir / "build.log"
     try:

@@ -106,6 +106,22 @@ def module_ports(sources, top: str, params: dict | None = None, sv: bool = False
 
 
 _PARAM = re.compile(r"\bparameter\b((?:[^;()]|\((?:[^()]|\([^()]*\))*\))*)")
+_TYPE_WORDS = {"parameter", "localparam", "integer", "signed", "unsigned", "real", "time", "realtime", "logic",
+               "bit", "int", "type"}
+
+
+def _declared_names(items: str) -> list[str]:
+    """Parameter names in a comma-separated declaration list ("A = 1, [3:0] B = 2"); none after a
+    localparam keyword."""
+    names = []
+    for item in re.split(r",(?![^()\[\]{}]*[)\]}])", items):
+        lhs = re.sub(r"\[[^\]]*\]", " ", item.split("=")[0])
+        if "localparam" in lhs.split():
+            break
+        words = [w for w in re.findall(r"[A-Za-z_][\w$]*", lhs) if w not in _TYPE_WORDS]
+        if words:
+            names.append(words[-1])
+    return names
 
 
 def module_parameters(sources, top: str):
@@ -121,22 +137,10 @@ def module_parameters(sources, top: str):
             names = []
             head = re.match(r"\s*#\s*\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)", body)
             if head:   # ANSI list: "parameter A = 1, B = 2, parameter [3:0] C = 4"; the keyword may be omitted
-                for item in re.split(r",(?![^()\[\]{}]*[)\]}])", head[1]):
-                    lhs = re.sub(r"\[[^\]]*\]", " ", item.split("=")[0])
-                    words = [w for w in re.findall(r"[A-Za-z_][\w$]*", lhs)
-                             if w not in ("parameter", "localparam", "integer", "signed", "unsigned", "real",
-                                          "time", "realtime", "logic", "bit", "int", "type")]
-                    if words and "localparam" not in lhs.split():
-                        names.append(words[-1])
+                names += _declared_names(head[1])
                 body = body[head.end():]
             for decl in _PARAM.finditer(body):
-                for item in re.split(r",(?![^()\[\]{}]*[)\]}])", decl[1]):
-                    lhs = re.sub(r"\[[^\]]*\]", " ", item.split("=")[0])
-                    words = [w for w in re.findall(r"[A-Za-z_][\w$]*", lhs)
-                             if w not in ("integer", "signed", "unsigned", "real", "time", "realtime", "logic",
-                                          "bit", "int")]
-                    if words:
-                        names.append(words[-1])
+                names += _declared_names(decl[1])
             return names
     return None
 

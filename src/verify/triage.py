@@ -24,17 +24,22 @@ def _decode(f, codes) -> np.ndarray:
     return np.asarray(f.decode(np.asarray(codes, dtype=np.int64)), dtype=np.float64)
 
 
+class _FirstMatch:
+    """Labels assigned in priority order: each vector keeps the first label whose mask holds for it."""
+
+    def __init__(self, n: int, default: str):
+        self.labels = np.full(n, default, dtype=object)
+        self.done = np.zeros(n, bool)
+
+    def put(self, mask, label: str) -> None:
+        m = np.asarray(mask, bool) & ~self.done
+        self.labels[m] = label
+        self.done |= m
+
+
 def _where(unit: Unit, f, vectors: dict, idx: np.ndarray, e: np.ndarray, g: np.ndarray) -> np.ndarray:
-    n = idx.size
-    where = np.full(n, "normal result", dtype=object)
-    done = np.zeros(n, bool)
-
-    def put(mask, label):
-        nonlocal done
-        m = mask & ~done
-        where[m] = label
-        done |= m
-
+    first = _FirstMatch(idx.size, "normal result")
+    put = first.put
     put(np.isnan(e) & np.isnan(g), "NaN encoding (both NaN, another code)")
     if unit.operands and unit.exact is not None:
         ops = [_decode(f, np.asarray(vectors[p])[idx]) for p in unit.operands]
@@ -54,20 +59,12 @@ def _where(unit: Unit, f, vectors: dict, idx: np.ndarray, e: np.ndarray, g: np.n
         put(np.isinf(e), "Inf result")
         put((e != 0) & (np.abs(e) < f.min_normal), "subnormal result")
         put(e == 0, "zero result")
-    return where
+    return first.labels
 
 
 def _what(f, exp_codes, got_codes, e, g) -> np.ndarray:
-    n = e.size
-    what = np.full(n, "larger error", dtype=object)
-    done = np.zeros(n, bool)
-
-    def put(mask, label):
-        nonlocal done
-        m = mask & ~done
-        what[m] = label
-        done |= m
-
+    first = _FirstMatch(e.size, "larger error")
+    put = first.put
     sign = 1 << (f.bits - 1)
     mag_e, mag_g = exp_codes & (sign - 1), got_codes & (sign - 1)
     put(np.isnan(e) & np.isnan(g), "")
@@ -78,7 +75,7 @@ def _what(f, exp_codes, got_codes, e, g) -> np.ndarray:
     put(np.signbit(g) != np.signbit(e), "wrong sign")
     put(np.isfinite(e) & (np.abs(mag_e.astype(np.int64) - mag_g.astype(np.int64)) == 1), "off by one ulp")
     put((np.abs(g) < f.min_normal) & (np.abs(e) >= f.min_normal), "got a subnormal")
-    return what
+    return first.labels
 
 
 def _classes_of_port(unit, p, vectors, got, expected, idx) -> np.ndarray:
