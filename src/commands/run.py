@@ -17,9 +17,11 @@ def execute(cfg, out: Path, jobs, progress=True, ckpt_dir=None, resume=False, ba
     check_backend(backend, address)
     check_out(out)
     t0 = time.perf_counter()
+    data = cfg.data.name if cfg.data.kind == "dataset" else f"text {cfg.data.path or 'stdlib corpus'}"
+    length = f"{cfg.steps} steps" if cfg.steps is not None else f"{cfg.epochs} epochs"
     where = f"{jobs or cfg.jobs} processes" if backend == "local" else f"Ray ({address or 'local instance'})"
-    print(f"lowbit: {len(cfg.recipes)} recipes x {len(cfg.seeds)} seeds on {cfg.data.name} ({cfg.model.kind}), "
-          f"{cfg.epochs} epochs, {where} -> {out}", flush=True)
+    print(f"lowbit: {len(cfg.recipes)} recipes x {len(cfg.seeds)} seeds on {data} ({cfg.model.kind}), "
+          f"{length}, {where} -> {out}", flush=True)
     if backend == "local":
         results = run_sweep(cfg, jobs, ckpt_dir=ckpt_dir, progress=progress, resume=resume, runs_dir=out / "runs")
     else:
@@ -28,7 +30,13 @@ def execute(cfg, out: Path, jobs, progress=True, ckpt_dir=None, resume=False, ba
                                 runs_dir=out / "runs")
     summary = summarize(results)
     wall = time.perf_counter() - t0
-    plots = write_report(out, config_to_dict(cfg), results, summary, {"wall_s": wall})
+    extra = {"wall_s": wall}
+    corpus = next((r["corpus"] for r in results if r.get("corpus")), None)
+    if corpus is not None:
+        extra["corpus"] = corpus
+        print(f"corpus: {corpus['source']}, {corpus['bytes']} bytes, sha256 {corpus['sha256']} "
+              f"(train {corpus['train_bytes']}, validation {corpus['val_bytes']} bytes)")
+    plots = write_report(out, config_to_dict(cfg), results, summary, extra)
     print(format_table(summary))
     notes = {r.get("energy_note") for r in results if not r.get("energy") and r.get("energy_note")}
     if notes:

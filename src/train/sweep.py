@@ -2,13 +2,16 @@
 
 Each worker runs single-threaded (torch and Numba): on a small machine, one process per core beats
 threads fighting over the same cores. Workers are spawned (not forked) so no torch/OpenMP thread pool
-state is inherited. A run that hits NaN/Inf is recorded with its message instead of stopping the sweep.
+state is inherited, and die with the sweep's process (lifetime.die_with_parent). A run that hits
+NaN/Inf is recorded with its message instead of stopping the sweep.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+
+from .lifetime import die_with_parent
 
 __all__ = ["run_sweep", "single_thread", "run_file"]
 
@@ -63,7 +66,8 @@ def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True
     from tqdm import tqdm
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"run_sweep: jobs={jobs!r} must be an integer >= 1 (or None for the config's)")
-    tasks = [(cfg, r, s, None if ckpt_dir is None else os.path.join(ckpt_dir, f"{r.name}_seed{s}.pt"), resume)
+    from .resume import checkpoint_file
+    tasks = [(cfg, r, s, None if ckpt_dir is None else checkpoint_file(ckpt_dir, r.name, s), resume)
              for r in cfg.recipes for s in cfg.seeds]
     results = {}
     if resume and runs_dir is not None:
@@ -89,7 +93,8 @@ def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True
             for t in tasks:
                 done(_job(t))
         elif tasks:
-            with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
+            with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=die_with_parent,
+                                        initargs=(os.getpid(),)) as ex:
                 futs = [ex.submit(_job, t) for t in tasks]
                 for f in cf.as_completed(futs):
                     done(f.result())
