@@ -1,6 +1,6 @@
 """RTL verification throughput: vectors per second through a 16-bit-input unit, streamed through
 `$readmemh` memory files (lowbit.verify) vs plain per-vector cocotb driving (set inputs, wait 1 ns, read
-the output: REFERENCES.md section 11 puts that at ~25 us a vector), on Icarus and Verilator.
+the output: docs/references.md section 11 puts that at ~25 us a vector), on Icarus and Verilator.
 
     python benchmarks/rtl_throughput.py                 # 1,000,000 streamed vectors, 20,000 per-vector
     python benchmarks/rtl_throughput.py --vectors 200000 --per-vector 5000 --out results/rtl.json

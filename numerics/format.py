@@ -1,4 +1,4 @@
-"""The `Format` abstraction shared by every number format in lowbit (DESIGN.md, "numerics").
+"""The `Format` abstraction shared by every number format in lowbit (docs/design.md, "numerics").
 
 A Format is a frozen, hashable value with `bits` and three operations: `encode(x) -> integer codes`,
 `decode(codes) -> values` and `quantize(x) = decode(encode(x))` (computed directly, so NaN propagates

@@ -1,5 +1,5 @@
 """lowbit.numerics.lns: the logarithmic number system of LNS-Madam (Zhao et al., "LNS-Madam: Low-Precision
-Training in Logarithmic Number System using Multiplicative Weight Update"; REFERENCES.md sections 4, 10).
+Training in Logarithmic Number System using Multiplicative Weight Update"; docs/references.md sections 4, 10).
 
 One import for everything LNS: the format (`LNSFormat`, lns_format.py), the bit-accurate datapath
 functions (`lns_mul`, `lns_table`, `lns_to_fixed`, `lns_dot`, `lns_from_fixed`, `lns_dot_code`,

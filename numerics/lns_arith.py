@@ -1,6 +1,6 @@
 """Bit-accurate LNS arithmetic: the golden model of the LNS-Madam datapath (Zhao et al., "LNS-Madam:
 Low-Precision Training in Logarithmic Number System using Multiplicative Weight Update", and its patent
-US 11,886,980; REFERENCES.md section 10). Every function is exact integer arithmetic on codes of an
+US 11,886,980; docs/references.md section 10). Every function is exact integer arithmetic on codes of an
 `LNSFormat` (code layout in lns_format.py; docs/lns.md has the bit-level description for RTL):
 
 * `lns_mul`: sign xor, magnitude add minus the bias, saturation to [1, max_mag] (a product of non-zero
@@ -38,7 +38,7 @@ __all__ = ["lns_table", "lns_mul", "lns_to_fixed", "lns_dot", "lns_from_fixed", 
 
 def default_frac_bits(fmt: LNSFormat) -> int:
     """log2(gamma) + 5: the table's rounding error (<= 2^-(F+1) relative) stays below ~2 % of one code
-    step (2^(1/gamma) - 1 ~ 0.69 / gamma). lns8 -> Q1.8, as in REFERENCES.md section 10."""
+    step (2^(1/gamma) - 1 ~ 0.69 / gamma). lns8 -> Q1.8, as in docs/references.md section 10."""
     return fmt.rem_bits + 5
 
 

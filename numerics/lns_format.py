@@ -1,5 +1,5 @@
 """Logarithmic number system formats (LNS-Madam, Zhao et al., "LNS-Madam: Low-Precision Training in
-Logarithmic Number System using Multiplicative Weight Update"; REFERENCES.md sections 4 and 10).
+Logarithmic Number System using Multiplicative Weight Update"; docs/references.md sections 4 and 10).
 
 `LNSFormat(bits, gamma, qbias, nearest)`: a code is `sign | mag` with the sign in the top bit and an
 unsigned (bits-1)-bit magnitude `mag = q * gamma + r` (quotient q in the high bits, remainder r in the

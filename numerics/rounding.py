@@ -1,6 +1,6 @@
 """Rounding modes, overflow policies and the counter-based random source for stochastic rounding.
 
-One rounding primitive serves every format (DESIGN.md): a non-negative magnitude `t`, already scaled so
+One rounding primitive serves every format (docs/design.md): a non-negative magnitude `t`, already scaled so
 that the target grid is the integers, is rounded to an integer by `round_magnitude`. The rules are
 IEEE 754-2019 section 4.3 (ties-to-even, ties-away, toward zero/+inf/-inf) plus stochastic rounding as
 in "Revisiting BFloat16 Training" (Zamirai et al.): round the magnitude up iff r < the top `rbits` bits of

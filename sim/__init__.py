@@ -1,4 +1,4 @@
-"""lowbit.sim: the Numba cycle/energy simulator of accelerator datapaths (DESIGN.md, "sim").
+"""lowbit.sim: the Numba cycle/energy simulator of accelerator datapaths (docs/design.md, "sim").
 
 Public API
 - Workloads (sim/workload.py, sim/training.py): `Gemm`, `Elementwise`, `Transfer`, `Workload` (YAML

@@ -1,6 +1,6 @@
 `timescale 1ns/1ps
 // lns_dot: the bucketed LNS dot-product unit of the LNS-Madam PE (Zhao et al.; patent US 11,886,980;
-// REFERENCES.md section 10). Golden: lowbit.numerics.lns.lns_dot (acc_o) and lns_dot_code (y_o).
+// docs/references.md section 10). Golden: lowbit.numerics.lns.lns_dot (acc_o) and lns_dot_code (y_o).
 // Each enabled clock takes one pair: e = ma + mb (no bias), q = e >> log2 GAMMA, r = e mod GAMMA; the
 // bucket (sign, r >> MB) adds 1 << q (Mitchell: (GAMMA + low MB bits of r) << q); zero operands are
 // skipped. acc_o = sum_h TABLE[h << MB] * (bucket+[h] - bucket-[h]), one constant multiply per bucket,

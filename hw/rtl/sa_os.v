@@ -2,7 +2,7 @@
 // sa_os: R x C output-stationary systolic array (sa_pe) with its operand memories and fold controller,
 // computing C[M,N] = A[M,K] B[K,N] (int8 x int8 -> int32 by default). Golden values:
 // lowbit.numerics.arith.int_matmul; cycle count: lowbit.sim.systolic_gemm(M, N, K, rows=R, cols=C,
-// dataflow="os").cycles, SCALE-Sim's convention (REFERENCES.md section 10): cycle 0 is the first cycle an
+// dataflow="os").cycles, SCALE-Sim's convention (docs/references.md section 10): cycle 0 is the first cycle an
 // operand enters the array; a fold streams K operands per row/column with the systolic skew (row i and
 // column j start i and j cycles late; missing rows/columns of a partial fold stream bubbles) and ends when
 // the last operand of row R-1 reaches PE (R-1, C-1): K + R + C - 2 cycles; folds run back to back, output

@@ -1,5 +1,5 @@
 """Synthesize lowbit's RTL units with Yosys and count cells and transistors (`stat -tech cmos`), for the
-relative cost of fp8 vs LNS vs bf16 datapaths (REFERENCES.md section 10: no published per-op table
+relative cost of fp8 vs LNS vs bf16 datapaths (docs/references.md section 10: no published per-op table
 covers fp8, fp4 or LNS, so lowbit derives them; label them "synthesized from hw/").
 
     python hw/synth/synth.py                        # every target -> table + hw/synth/results.json

@@ -1,4 +1,4 @@
-"""lowbit.numerics.devices: discrete-conductance synaptic device models (REFERENCES.md sections 8-9).
+"""lowbit.numerics.devices: discrete-conductance synaptic device models (docs/references.md sections 8-9).
 
 Public API
 - `DeviceParams`, `make_device(kind, **aihwkit_params)`, `KINDS`: frozen device models with IBM aihwkit's

@@ -1,6 +1,6 @@
 """Weights onto conductances: differential pairs (W = G+ - G-) and single devices around zero.
 
-A network weight W maps onto device weights by one scale factor (REFERENCES.md section 8):
+A network weight W maps onto device weights by one scale factor (docs/references.md section 8):
 - scheme "pair":   W = scale * (w+ - w-), each device in [w_min, w_max]; the representable range is
                    +-scale * (w_max - w_min); positive W programs w+, negative W programs w- (the other
                    device stays at w_min), as in a one-sided pair (aihwkit OneSidedUnitCell).

@@ -1,6 +1,6 @@
 """Device parameters: one frozen value per synaptic device model, with IBM aihwkit's parameter names.
 
-The names and meanings follow aihwkit's `PulsedDevice` family (REFERENCES.md section 9; aihwkit
+The names and meanings follow aihwkit's `PulsedDevice` family (docs/references.md section 9; aihwkit
 `simulator/configs/devices.py`): dw_min, dw_min_dtod, dw_min_std, up_down, up_down_dtod, w_max, w_min,
 w_max_dtod, w_min_dtod, enforce_consistency, corrupt_devices_prob/range, write_noise_std, reset*,
 and per model: gamma_up/gamma_down(+_dtod), mean_bound_reference, mult_noise (linear step / soft bounds);

@@ -1,7 +1,7 @@
 """Pulse responses: the state of an array of devices and `pulse(state, n, direction, generator)`.
 
 One UP pulse (DOWN mirrored with b_min and scale_down), xi a fresh standard normal per pulse and device,
-s = dw_min_std (aihwkit, REFERENCES.md section 9; `rpu_*_device.cpp` update_once):
+s = dw_min_std (aihwkit, docs/references.md section 9; `rpu_*_device.cpp` update_once):
 - constant:   w += scale_up (1 + s xi)
 - linear / softbounds: w += (slope_up w + scale_up)(1 + s xi)   (mult_noise; else the noise is on scale only)
 - exp:        z = 2 a w / (b_max - b_min) + b; w += max(1 - A_up exp(gamma_up z), 0) scale_up (1 + s xi)

@@ -1,6 +1,6 @@
 """Device-to-device variation: per-device parameters drawn once, seeded (aihwkit's `populate`).
 
-The draws follow aihwkit `PulsedRPUDevice::populate` and its subclasses (REFERENCES.md section 9):
+The draws follow aihwkit `PulsedRPUDevice::populate` and its subclasses (docs/references.md section 9):
     b_max = w_max (1 + w_max_dtod xi),  b_min = w_min (1 + w_min_dtod xi)
     gain = 1 + dw_min_dtod xi,  r = up_down_dtod xi
     scale_up = (min(up_down, 0) + gain + r) dw_min,  scale_down = (-max(up_down, 0) + gain - r) dw_min

@@ -1,6 +1,6 @@
 """Learning rules that change an AnalogTile only by device pulses, counting pulses, writes and energy.
 
-Convention (aihwkit, REFERENCES.md section 9): W <- W - lr d x^T, in device units dW = -lr d x^T / scale.
+Convention (aihwkit, docs/references.md section 9): W <- W - lr d x^T, in device units dW = -lr d x^T / scale.
 - scheme "stochastic": per sample, pulse trains of burst length BL; x_j fires with p = B|x_j|, d_i with
   p = A|d_i|, A B = lr / (dw_min BL) (update management: A/B balanced by max|x| / max|d|); a coincidence
   is one pulse, E[pulses] = lr |x_j d_i| / dw_min (Gokmen & Vlasov 2016).

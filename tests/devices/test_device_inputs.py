@@ -92,7 +92,7 @@ def test_presets_load_and_carry_their_sources():
         assert n in names
         p = get_device(n)
         assert p.source and p == load_device(PRESET_DIR / f"{n}.yaml")
-    # figures from REFERENCES.md sec. 9: 3.3 pJ per pulse at G_on (4 V, 50 ns, 240 kOhm); 118 pJ for Ag:a-Si
+    # figures from docs/references.md sec. 9: 3.3 pJ per pulse at G_on (4 V, 50 ns, 240 kOhm); 118 pJ for Ag:a-Si
     assert get_device("reram_es").pulse_energy_on_pj == pytest.approx(16 * 50e-9 / 240e3 * 1e12, rel=1e-6)
     assert get_device("agsi").pulse_energy_on_pj == pytest.approx(118, rel=0.01)
     assert get_device("reram_es").nominal_states == pytest.approx(1481.5, rel=1e-3)

@@ -103,7 +103,7 @@ def test_loaded_values_equal_quantize_bit_for_bit(cases, exported):
         assert same_values(decode_tensor(loaded[key]), want), key
 
 
-@pytest.mark.parametrize("ops,opset", [("qdq", None), ("qonnx", None), ("qdq", 21)])
+@pytest.mark.parametrize("ops,opset", [("qdq", None), ("qonnx", None), ("qdq", 21), ("auto", None), ("portable", None)])
 def test_onnx_files_alone_give_back_every_code(tmp_path, cases, ops, opset):
     """The onnx target read back from model.onnx's initializers: the same codes, scales and tensor
     scales, for every case of every format the target expresses (the others are refused)."""

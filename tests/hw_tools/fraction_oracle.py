@@ -1,5 +1,5 @@
 """An independent oracle for the RTL golden models: exact `Fraction` values straight from the format
-spec (REFERENCES.md section 1) and one rounding of an exact rational per IEEE 754-2019 sections 4.3
+spec (docs/references.md section 1) and one rounding of an exact rational per IEEE 754-2019 sections 4.3
 and 7.4 (and stochastic rounding as in "Revisiting BFloat16 Training"), written here without lowbit's
 rounding code. Only format parameters (ebits, mbits, bias, policy) are read from lowbit."""
 from __future__ import annotations

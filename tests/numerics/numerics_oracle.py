@@ -18,7 +18,7 @@ ML = {"bf16": ml_dtypes.bfloat16, "fp16": np.float16, "fp8_e5m2": ml_dtypes.floa
 
 def spec_grid(ebits, mbits, bias, policy, signed=True):
     """{code: Fraction value} of every finite code, straight from the spec formula (section 1 of
-    REFERENCES.md): normal (-1)^s 2^(e-bias)(1 + m/2^mbits), subnormal (-1)^s 2^(1-bias)(m/2^mbits)."""
+    docs/references.md): normal (-1)^s 2^(e-bias)(1 + m/2^mbits), subnormal (-1)^s 2^(1-bias)(m/2^mbits)."""
     out = {}
     nb = int(signed) + ebits + mbits
     no_sub = (not signed) and mbits == 0

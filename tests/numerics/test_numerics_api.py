@@ -97,7 +97,7 @@ def test_lowp_sum_fp16_accumulator_matches_numpy_float16_arithmetic():
 
 
 def test_bf16_cancellation_nearest_sr_kahan():
-    """REFERENCES.md section 2: 1.0 + 1e-3 a thousand times in bf16."""
+    """docs/references.md section 2: 1.0 + 1e-3 a thousand times in bf16."""
     bf = get_format("bf16")
     n = torch.ones(500, dtype=torch.float64)
     s = n.clone()

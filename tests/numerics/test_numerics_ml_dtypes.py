@@ -1,4 +1,4 @@
-"""Round-to-nearest-even is bit-exact against ml_dtypes casts from float32 (REFERENCES.md section 1: feed
+"""Round-to-nearest-even is bit-exact against ml_dtypes casts from float32 (docs/references.md section 1: feed
 float32 only, ml_dtypes double-rounds from float64), over millions of random bit patterns (every binade,
 subnormals, Inf, NaN) plus near-max and tie values; and codes equal ml_dtypes' bit patterns."""
 import numpy as np

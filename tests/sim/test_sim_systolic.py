@@ -1,4 +1,4 @@
-"""systolic_gemm: SCALE-Sim's published stall-free closed forms (REFERENCES.md section 10) and values
+"""systolic_gemm: SCALE-Sim's published stall-free closed forms (docs/references.md section 10) and values
 recorded from SCALE-Sim itself; the memory pipeline against its literal fold-by-fold recurrence;
 identities; 2^40-scale exactness; the same results with the JIT disabled; bad input."""
 import math
@@ -59,7 +59,7 @@ def test_matches_recorded_scalesim(row):
 
 
 def _closed_form(m, n, k, R, C, df):
-    # REFERENCES.md section 10, written independently of sim/systolic.py
+    # docs/references.md section 10, written independently of sim/systolic.py
     if df == "os":
         return math.ceil(m / R) * math.ceil(n / C) * (k + R + C - 2) - 1
     if df == "ws":
@@ -80,7 +80,7 @@ def test_stall_free_closed_forms_random_shapes_and_identities():
         if R + C > 2:
             assert r.cycles >= -(-r.macs // (R * C))
         assert r.utilization == r.macs / (r.cycle_count * R * C) <= 1
-        if df == "os":   # SCALE-Sim's os SRAM reads (REFERENCES.md section 10)
+        if df == "os":   # SCALE-Sim's os SRAM reads (docs/references.md section 10)
             assert r.sram_reads["a"] == m * k * math.ceil(n / C)
             assert r.sram_reads["b"] == k * n * math.ceil(m / R)
 
