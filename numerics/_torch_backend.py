@@ -409,7 +409,7 @@ def _pow2_scale(sf, amax_bits_or_a, lo: int, hi: int):
     from .scaled import ScaleRule
     a = amax_bits_or_a
     lg = _ilog2(a)
-    emax = sf.emax_elem
+    emax = math.frexp(float(sf.element.max))[1] - 1  # ScaledFormat.emax_elem (a cached_property: no tracing)
     e = lg - emax
     rule = sf.scale_rule
     if rule is ScaleRule.CEIL:
