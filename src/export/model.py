@@ -156,7 +156,9 @@ def _check_model_info(folder: Path, manifest: dict, info: dict) -> None:
         raise ValueError(f"{where}.layers lists {sorted(expect)}, the manifest's tensors are {sorted(tensors)}")
     for name, layer in layers.items():
         entry = tensors[f"{name}.weight"]
-        spec = entry.get("format") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            raise ValueError(f"tensor {name + '.weight'!r}: a manifest entry is an object, got {entry!r}")
+        spec = entry.get("format")
         fmt = format_from_spec(spec, f"tensor {name + '.weight'!r} format")
         if not isinstance(layer, dict) or layer.get("format") != fmt.name:
             raise ValueError(f"{where}.layers[{name!r}].format: {fmt.name!r} (its tensor's format spec) expected, "
