@@ -27,12 +27,12 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper, numpy_helper
 
-from lowbit.numerics import ScaledFormat
+from lowbit.numerics import FixedFormat, ScaledFormat
 
 from .codec import EncodedTensor, decode_tensor, same_values
 from .manifest import codes_to_array
 
-__all__ = ["MAX_BITS", "table_of", "lower", "emulate", "why_not", "unlayout"]
+__all__ = ["MAX_BITS", "table_of", "lower", "emulate", "why_not", "unlayout", "why_not_wide", "lower_wide_int"]
 
 MAX_BITS = 16   # a value table of 2^16 float32 (256 KiB) at most
 
@@ -171,4 +171,28 @@ def lower(name: str, enc: EncodedTensor):
             perm.insert(enc.axis, last)
             out = g.op("Transpose", [out], perm=perm)
     g.op("Reshape", [out, g.shape("shape", enc.shape)], out=name)
+    return g.nodes, g.inits
+
+
+def why_not_wide(enc: EncodedTensor) -> str | None:
+    """None when a format whose values need float64 is fixed point that `lower_wide_int` decodes exactly
+    (integers of at most 53 bits times a power of two are float64 values), else the reason."""
+    fmt = enc.fmt
+    if isinstance(fmt, ScaledFormat) or not isinstance(fmt, FixedFormat) or fmt.bits > 53:
+        return "its values need float64 and only unscaled fixed point of at most 53 bits is decoded in float64"
+    return None
+
+
+def _signed_ints(enc: EncodedTensor) -> np.ndarray:
+    """The fixed-point codes as the integers they stand for (two's complement for signed formats)."""
+    fmt, c = enc.fmt, np.asarray(enc.codes, np.int64)
+    return np.where(fmt.signed & (c >= (1 << (fmt.bits - 1))), c - (1 << fmt.bits), c) if fmt.signed else c
+
+
+def lower_wide_int(name: str, enc: EncodedTensor):
+    """(nodes, initializers): float64 output `name` = Cast(int64 integers, DOUBLE) * 2^-frac_bits."""
+    g = _Graph(f"{name}::")
+    ints = g.const("codes", _signed_ints(enc).reshape(enc.shape))
+    as_double = g.op("Cast", [ints], to=helper.np_dtype_to_tensor_dtype(np.dtype(np.float64)))
+    g.op("Mul", [as_double, g.const("scale", np.float64(2.0) ** -enc.fmt.frac_bits)], out=name)
     return g.nodes, g.inits
