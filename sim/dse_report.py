@@ -16,7 +16,7 @@ import numpy as np
 
 from lowbit.numerics._io import atomic_write_bytes, atomic_write_text
 from .arch import load_arch
-from .explore import COLUMNS, DSEResult, pareto_mask
+from .dse import COLUMNS, DSEResult, pareto_mask
 
 __all__ = ["write_dse", "codesign", "csv_text"]
 
@@ -107,11 +107,13 @@ def _plot_fronts(result: DSEResult) -> bytes:
                         if (~unk).any() and a[~unk].min() > 0 else None, rasterized=True)
         if (~unk).any():
             fig.colorbar(sc, ax=ax, label="area (mm², 45 nm)")
-        for name in dict.fromkeys(c["datapath"][sel]):
+        colours = plt.get_cmap("tab20").colors
+        for j, name in enumerate(dict.fromkeys(c["datapath"][sel])):
             s2 = np.nonzero(sel & (c["datapath"] == name))[0]
             f = s2[pareto_mask(c["energy_objective"][s2], c["seconds"][s2])]
             f = f[np.argsort(c["seconds"][f], kind="stable")]
-            ax.plot(c["seconds"][f] * 1e3, c["energy_objective"][f], "-o", ms=3, lw=1, label=name)
+            ax.plot(c["seconds"][f] * 1e3, c["energy_objective"][f], "-o", ms=3, lw=1, label=name,
+                    color=colours[j % len(colours)])
         ax.set_xscale("log")
         ax.set_yscale("log")
         per_update = np.isfinite(c["pj_per_weight_update"][sel]).any()
@@ -141,7 +143,7 @@ def _plot_codesign(rows) -> bytes:
         if (~unk).any():
             sc = ax.scatter(x[~unk], y[~unk], s=14, c=a[~unk], cmap="viridis")
             fig.colorbar(sc, ax=ax, label="area (mm², 45 nm)")
-        for r in {r["recipe"]: r for r in pts}.values():
+        for r in {r["recipe"]: r for r in reversed(pts)}.values():   # the lowest-energy design of each
             ax.annotate(r["recipe"], (r["energy_objective"], r["accuracy_mean"]), fontsize=7)
         ax.set_xscale("log")
     ax.set_xlabel("energy per weight update (pJ), Pareto designs per recipe")

@@ -42,7 +42,7 @@ def _space_path(spec: str) -> Path:
 def run(args) -> int:
     import numpy as np
     from lowbit.sim.dse_report import write_dse
-    from lowbit.sim.explore import explore, load_space
+    from lowbit.sim.dse import explore, load_space
     from lowbit.train.backend import check_backend, make_backend
     check_backend(args.backend, args.address)
     if args.jobs is None or args.jobs < 1:
@@ -69,12 +69,12 @@ def run(args) -> int:
         if pe.why:
             print(f"area: {name}: unknown: {pe.why}")
     print(f"\nPareto set (minimise energy per update, latency, area): {int(res.pareto.sum())} points")
-    print(f"{'workload':<20} {'datapath':<22} {'energy':<10} {'array':>9} {'df':>3} {'buf a/b/c KiB':>15} "
+    print(f"{'workload':<20} {'datapath':<26} {'energy':<10} {'array':>9} {'df':>3} {'buf a/b/c KiB':>15} "
           f"{'GB/s':>5} {'pJ/update':>11} {'ms/step':>9} {'mm2':>8} {'util':>6}")
     idx = np.nonzero(res.pareto)[0]
     idx = idx[np.lexsort((c["energy_objective"][idx], c["workload"][idx].astype(str)))]
     for i in idx[:40]:
-        print(f"{c['workload'][i][:20]:<20} {c['datapath'][i][:22]:<22} {c['energy'][i][:10]:<10} "
+        print(f"{c['workload'][i][:20]:<20} {c['datapath'][i][:26]:<26} {c['energy'][i][:10]:<10} "
               f"{c['rows'][i]:>4}x{c['cols'][i]:<4} {c['dataflow'][i]:>3} "
               f"{c['a_kib'][i]:>4g}/{c['b_kib'][i]:g}/{c['c_kib'][i]:<5g} {c['dram_gbps'][i]:>5g} "
               f"{c['energy_objective'][i]:>11.4g} {c['seconds'][i] * 1e3:>9.4g} {c['area_mm2'][i]:>8.3f} "
@@ -83,5 +83,31 @@ def run(args) -> int:
         print(f"... {len(idx) - 40} more in pareto.csv")
     written = write_dse(res, out, runs_dir=args.runs, plot=not args.no_plot,
                         extra={"wall_s": wall, "backend": args.backend})
+    if args.runs is not None:
+        _print_codesign(out / "codesign.csv")
     print(f"\nwrote {', '.join(str(out / w) for w in written)}")
     return 0
+
+
+def _print_codesign(path: Path):
+    """Per recipe and workload: accuracy, the designs of its datapath and the lowest-energy one."""
+    import csv
+    rows = list(csv.DictReader(path.open()))
+    print(f"\nco-design: recipes x designs of their datapath (all non-dominated designs in {path.name})")
+    print(f"{'recipe':<18} {'accuracy':>9} {'workload':<20} {'designs':>8} {'datapath':<16} {'array':>9} {'df':>3} "
+          f"{'pJ/update':>11} {'ms/step':>9} {'mm2':>8}")
+    seen = set()
+    for r in rows:
+        key = (r["recipe"], r["workload"])
+        if key in seen:
+            continue
+        seen.add(key)
+        acc = f"{float(r['accuracy_mean']):.4f}" if r["accuracy_mean"] else "-"
+        if not r.get("index"):
+            print(f"{r['recipe'][:18]:<18} {acc:>9} {r['workload'][:20]:<20} {0:>8}  {r['why']}")
+            continue
+        area = float(r["area_mm2"])
+        print(f"{r['recipe'][:18]:<18} {acc:>9} {r['workload'][:20]:<20} {int(r['designs']):>8} "
+              f"{r['datapath'][:16]:<16} {r['rows']:>4}x{r['cols']:<4} {r['dataflow']:>3} "
+              f"{float(r['energy_objective']):>11.4g} {float(r['seconds']) * 1e3:>9.4g} "
+              f"{'n/a' if area != area else f'{area:.3f}':>8}")

@@ -17,6 +17,9 @@ def run(args) -> int:
     check_out(out)
     if args.resume and not (out / "checkpoints").is_dir() and not (out / "runs").is_dir():
         raise FileNotFoundError(f"--resume: no checkpoints or finished runs in {str(out)!r} (use the same --out)")
+    if args.resume:
+        from lowbit.train.resume import check_resume_dir
+        check_resume_dir(cfg, out / "checkpoints")       # a changed config is refused before any run starts
     return execute(cfg, out, args.jobs, progress=not args.no_progress, ckpt_dir=str(out / "checkpoints"),
                    resume=args.resume, backend=args.backend, address=args.address)
 

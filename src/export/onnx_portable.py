@@ -2,11 +2,13 @@
 
 DequantizeLinear needs a kernel for the element type (onnxruntime 1.32 has none for FLOAT4E2M1, so
 fp4/MXFP4/NVFP4 exports in that form do not load). The portable form uses only integer and float32
-operators (BitShift, BitwiseAnd on uint8; Cast, Mul, ReduceSum, Gather on int64/float32; Reshape,
+operators (BitShift, BitwiseAnd on uint8; Cast, Mul, ReduceSum, Gather on int32/float32; Reshape,
 Slice, Transpose, Unsqueeze):
 
     codes (uint8 initializer: the same LSB-first bit stream as the packed target, docs/export.md)
-      -> bits: BitShift(byte, 0..7) & 1 -> one int64 per bit -> Reshape (n, bits) -> Mul 2^j -> ReduceSum
+      -> widths 1, 2, 4: BitShift(byte, 0, b, 2b, ...) & (2^b - 1) -> Slice n codes -> Cast int32;
+         8: Cast int32; other widths: BitShift(byte, 0..7) & 1 -> one int32 per bit -> Reshape (n, bits)
+         -> Mul 2^j -> ReduceSum
       -> Gather(table) with table = the element format's 2^bits values in code order (float32)
       -> Reshape (..., nblocks, block) -> Mul by the block/channel/tensor scales (..., nblocks, 1)
          (e8m0/e4m3 scale codes decoded the same way from the scale format's 256 values;
@@ -25,12 +27,12 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper, numpy_helper
 
-from lowbit.numerics import ScaledFormat
+from lowbit.numerics import FixedFormat, ScaledFormat
 
 from .codec import EncodedTensor, decode_tensor, same_values
 from .manifest import codes_to_array
 
-__all__ = ["MAX_BITS", "table_of", "lower", "emulate", "why_not", "unlayout"]
+__all__ = ["MAX_BITS", "table_of", "lower", "emulate", "why_not", "unlayout", "why_not_wide", "lower_wide_int"]
 
 MAX_BITS = 16   # a value table of 2^16 float32 (256 KiB) at most
 
@@ -109,20 +111,30 @@ class _Graph:
 
 def _decode_stream(g: _Graph, key: str, codes: np.ndarray, bits: int, table: np.ndarray, shape,
                    out: str | None = None) -> str:
-    """codes -> packed uint8 initializer `key` -> float32 values of `table`, reshaped to `shape`."""
+    """codes -> packed uint8 initializer `key` -> float32 values of `table`, reshaped to `shape`.
+    Widths dividing 8 (1, 2, 4) split each byte with one BitShift and a mask (fp4: 2 codes per byte);
+    8 bits are the bytes themselves; other widths (3, 5, 6, 7, 16, ...) go through single bits."""
     n = int(codes.size)
     stream = g.const(key, codes_to_array(codes.reshape(-1), bits, "bits"))
+    int32 = helper.np_dtype_to_tensor_dtype(np.dtype(np.int32))
     if bits == 8:
-        index = g.op("Cast", [stream], to=helper.np_dtype_to_tensor_dtype(np.dtype(np.int64)))
+        index = g.op("Cast", [stream], to=int32)
+    elif 8 % bits == 0:
+        col = g.op("Unsqueeze", [stream, g.shape(key + "_axis", [1])])
+        shifts = g.const(key + "_shifts", np.arange(0, 8, bits, dtype=np.uint8))
+        fields = g.op("BitwiseAnd", [g.op("BitShift", [col, shifts], direction="RIGHT"),
+                                     g.const(key + "_mask", np.uint8((1 << bits) - 1))])
+        flat = g.op("Reshape", [fields, g.shape(key + "_flat", [-1])])
+        used = g.op("Slice", [flat, g.shape(key + "_start", [0]), g.shape(key + "_stop", [n])])
+        index = g.op("Cast", [used], to=int32)
     else:
         col = g.op("Unsqueeze", [stream, g.shape(key + "_axis", [1])])
         shifted = g.op("BitShift", [col, g.const(key + "_shifts", np.arange(8, dtype=np.uint8))], direction="RIGHT")
-        bit = g.op("BitwiseAnd", [shifted, g.const(key + "_one", np.uint8(1))])
-        bit64 = g.op("Cast", [bit], to=helper.np_dtype_to_tensor_dtype(np.dtype(np.int64)))
-        flat = g.op("Reshape", [bit64, g.shape(key + "_flat", [-1])])
+        bit = g.op("Cast", [g.op("BitwiseAnd", [shifted, g.const(key + "_one", np.uint8(1))])], to=int32)
+        flat = g.op("Reshape", [bit, g.shape(key + "_flat", [-1])])
         used = g.op("Slice", [flat, g.shape(key + "_start", [0]), g.shape(key + "_stop", [n * bits])])
         per_code = g.op("Reshape", [used, g.shape(key + "_percode", [n, bits])])
-        weighted = g.op("Mul", [per_code, g.const(key + "_weights", (1 << np.arange(bits)).astype(np.int64))])
+        weighted = g.op("Mul", [per_code, g.const(key + "_weights", (1 << np.arange(bits)).astype(np.int32))])
         index = g.op("ReduceSum", [weighted, g.shape(key + "_sumaxis", [1])], keepdims=0)
     values = g.op("Gather", [g.const(key + "_table", table), index], axis=0)
     return g.op("Reshape", [values, g.shape(key + "_shape", shape)], out=out)
@@ -159,4 +171,28 @@ def lower(name: str, enc: EncodedTensor):
             perm.insert(enc.axis, last)
             out = g.op("Transpose", [out], perm=perm)
     g.op("Reshape", [out, g.shape("shape", enc.shape)], out=name)
+    return g.nodes, g.inits
+
+
+def why_not_wide(enc: EncodedTensor) -> str | None:
+    """None when a format whose values need float64 is fixed point that `lower_wide_int` decodes exactly
+    (integers of at most 53 bits times a power of two are float64 values), else the reason."""
+    fmt = enc.fmt
+    if isinstance(fmt, ScaledFormat) or not isinstance(fmt, FixedFormat) or fmt.bits > 53:
+        return "its values need float64 and only unscaled fixed point of at most 53 bits is decoded in float64"
+    return None
+
+
+def _signed_ints(enc: EncodedTensor) -> np.ndarray:
+    """The fixed-point codes as the integers they stand for (two's complement for signed formats)."""
+    fmt, c = enc.fmt, np.asarray(enc.codes, np.int64)
+    return np.where(fmt.signed & (c >= (1 << (fmt.bits - 1))), c - (1 << fmt.bits), c) if fmt.signed else c
+
+
+def lower_wide_int(name: str, enc: EncodedTensor):
+    """(nodes, initializers): float64 output `name` = Cast(int64 integers, DOUBLE) * 2^-frac_bits."""
+    g = _Graph(f"{name}::")
+    ints = g.const("codes", _signed_ints(enc).reshape(enc.shape))
+    as_double = g.op("Cast", [ints], to=helper.np_dtype_to_tensor_dtype(np.dtype(np.float64)))
+    g.op("Mul", [as_double, g.const("scale", np.float64(2.0) ** -enc.fmt.frac_bits)], out=name)
     return g.nodes, g.inits

@@ -99,6 +99,8 @@ def _tensor(name: str, entry: dict, get) -> EncodedTensor:
         if is_scaled(fmt):
             codes = _to_layout(codes, probe)
             scales = _scale_codes(_dq_scale_layout(np.asarray(get("scale")), probe), fmt)
+    elif form == "wide_int":
+        codes = np.asarray(get("codes"), np.int64) % (1 << elem.bits)   # integers -> two's complement codes
     elif form == "portable":
         codes, scales = _portable(name, fmt, elem, probe, get)
     elif form == "qonnx":

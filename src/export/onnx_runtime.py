@@ -19,9 +19,8 @@ from onnx import helper, numpy_helper
 
 from .codec import same_values
 
-__all__ = ["runtime_version", "runs_dequantize", "runs_cast", "scale_kind", "probe_record", "run_model"]
-
-_ORT_ERRORS = None
+__all__ = ["runtime_version", "runtime_errors", "runs_dequantize", "runs_cast", "scale_kind", "probe_record",
+           "run_model"]
 
 
 def runtime_version() -> str | None:
@@ -52,7 +51,9 @@ def _all_values(dt) -> np.ndarray:
     return codes.astype(np.uint16).view(dt) if bits == 16 else codes.astype(np.uint8).view(dt)
 
 
-def _ort_errors():
+@functools.lru_cache(maxsize=None)
+def runtime_errors() -> tuple:
+    """The exceptions onnxruntime raises for a model it cannot load or run."""
     from onnxruntime.capi import onnxruntime_pybind11_state as st
     return (st.Fail, st.NotImplemented, st.InvalidGraph, st.InvalidArgument, st.RuntimeException)
 
@@ -66,14 +67,11 @@ def _quiet(ort):
 
 def _session_output(model):
     import onnxruntime
-    global _ORT_ERRORS
-    if _ORT_ERRORS is None:
-        _ORT_ERRORS = _ort_errors()
     try:
         session = onnxruntime.InferenceSession(model.SerializeToString(), _quiet(onnxruntime),
                                                providers=["CPUExecutionProvider"])
         return session.run(None, {})[0]
-    except _ORT_ERRORS:   # the session cannot be created (no kernel, type not allowed) or fails to run
+    except runtime_errors():   # the session cannot be created (no kernel, type not allowed) or fails to run
         return None
 
 
@@ -131,10 +129,9 @@ def _dtype(name: str):
     return np.dtype(getattr(ml_dtypes, name, None) or getattr(np, name))
 
 
-def probe_record(probes: dict) -> dict:
+def probe_record(version: str | None, probes: dict) -> dict:
     """The manifest's record of the runtime questions asked: {question: answer}."""
-    return {"onnxruntime": runtime_version(), "native": dict(sorted(probes.items()))}
-
+    return {"onnxruntime": version, "native": dict(sorted(probes.items()))}
 
 
 def run_model(path) -> dict:

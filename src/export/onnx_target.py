@@ -10,6 +10,8 @@ Per tensor (forms chosen by onnx_map.py, onnx_runtime.py and onnx_portable.py):
 - `cast`: fp16/bf16/e8m0 stored as themselves -> Cast to float32 (fp32 itself: Identity).
 - `portable`: packed uint8 codes -> Gather from the format's value table -> scales (onnx_portable.py):
   only operators every onnxruntime CPU build has.
+- `wide_int` (auto/portable; fixed point whose values need float64, e.g. int32): the integers as an
+  INT64 initializer -> Cast to DOUBLE -> Mul by 2^-frac_bits; a float64 output, as `Format.quantize`.
 - `qonnx`: float32 values -> QONNX FloatQuant / Quant (domain qonnx.custom_op.general) with the format's
   parameters; on values already on the grid these are the identity, so the output is exact.
 `ops="auto"` (default) takes dq/cast where the installed onnxruntime runs that exact form (asked of
@@ -33,8 +35,8 @@ from .codec import EncodedTensor, decode_tensor, is_scaled, quantize_dtype
 from .manifest import tensor_entry
 from .onnx_map import (MAX_OPSET, MIN_OPSET, cannot_express, is_fixed, native_element, qonnx_float_ok,
                        whole_float)
-from .onnx_portable import MAX_BITS, lower, unlayout, why_not
-from .onnx_runtime import probe_record, runs_cast, runs_dequantize, scale_kind
+from .onnx_portable import MAX_BITS, lower, lower_wide_int, unlayout, why_not, why_not_wide
+from .onnx_runtime import probe_record, runs_cast, runs_dequantize, runtime_version, scale_kind
 from .store import SCHEMA, VERSION
 
 __all__ = ["write_onnx", "QONNX_DOMAIN", "FILE"]
@@ -73,15 +75,16 @@ def _dq_scale(enc: EncodedTensor):
 
 def _runtime_native(enc: EncodedTensor, form: str, opset: int, probes: dict) -> bool:
     """Does the installed onnxruntime run this native form exactly (onnx_runtime.py; asked once)?"""
+    installed = runtime_version() is not None
     if form == "cast":
         tp, dt, _ = whole_float(enc.fmt, opset)
         question = f"Cast {TP.DataType.Name(tp)} -> FLOAT, opset {opset}"
-        answer = runs_cast(tp, np.dtype(dt).name, opset)
+        answer = installed and runs_cast(tp, np.dtype(dt).name, opset)
     else:
         tp, dt, _, _ = native_element(enc.element_format, opset)
         kind = scale_kind(_dq_scale(enc)[1]) if is_scaled(enc.fmt) else "tensor"
         question = f"DequantizeLinear {TP.DataType.Name(tp)} ({kind} scale), opset {opset}"
-        answer = runs_dequantize(tp, np.dtype(dt).name, kind, opset)
+        answer = installed and runs_dequantize(tp, np.dtype(dt).name, kind, opset)
     probes[question] = answer
     return answer
 
@@ -89,10 +92,10 @@ def _runtime_native(enc: EncodedTensor, form: str, opset: int, probes: dict) -> 
 def _plan(enc: EncodedTensor, opset: int, ops: str, probes: dict | None = None) -> str:
     fmt = enc.fmt
     elem = enc.element_format
-    if np.dtype(quantize_dtype(fmt)) != np.float32:
-        raise cannot_express(fmt, "its values need float64 and ONNX dequantizes to float32")
     if ops in ("auto", "portable"):
         return _plan_runtime(enc, opset, ops, {} if probes is None else probes)
+    if np.dtype(quantize_dtype(fmt)) != np.float32:
+        raise cannot_express(fmt, "its values need float64 and ONNX dequantizes to float32")
     if not (is_fixed(elem) or hasattr(elem, "ebits")):
         raise cannot_express(fmt, f"no ONNX or QONNX operator decodes {type(elem).__name__} elements")
     if int(np.prod(enc.shape)) == 0:
@@ -110,6 +113,11 @@ def _plan_runtime(enc: EncodedTensor, opset: int, ops: str, probes: dict) -> str
     """auto: the native form where onnxruntime runs it exactly, else portable; portable: portable
     (fp32 itself: Cast, which every runtime has)."""
     fmt, elem = enc.fmt, enc.element_format
+    if np.dtype(quantize_dtype(fmt)) != np.float32:   # e.g. int32: integers -> float64 (Cast, Mul)
+        why = why_not_wide(enc)
+        if why is not None:
+            raise cannot_express(fmt, why)
+        return "empty" if int(np.prod(enc.shape)) == 0 else "wide_int"
     if int(np.prod(enc.shape)) == 0:
         return "empty"
     whole = not is_scaled(fmt) and whole_float(fmt, opset)
@@ -143,8 +151,11 @@ def _nodes(name: str, enc: EncodedTensor, form: str, opset: int):
     fmt, elem, p = enc.fmt, enc.element_format, f"{name}::"
     if form == "portable":
         return (*lower(name, enc), 0)
+    if form == "wide_int":
+        return (*lower_wide_int(name, enc), 0)
     if form == "empty":
-        return [helper.make_node("Identity", [p + "empty"], [name])], [_const(p + "empty", np.zeros(enc.shape, np.float32))], 0
+        zeros = np.zeros(enc.shape, quantize_dtype(fmt))
+        return [helper.make_node("Identity", [p + "empty"], [name])], [_const(p + "empty", zeros)], 0
     if form == "cast":
         tp, dt, op = whole_float(fmt, opset)
         words = enc.codes.astype({1: np.uint8, 2: np.uint16, 4: np.uint32}[np.dtype(dt).itemsize])
@@ -256,7 +267,8 @@ def write_onnx(folder: Path, encs: dict, options: dict) -> dict:
         nodes += n
         inits += i
         qonnx |= q
-        outputs.append(helper.make_tensor_value_info(name, TP.FLOAT, list(enc.shape)))
+        out_type = helper.np_dtype_to_tensor_dtype(np.dtype(quantize_dtype(enc.fmt)))   # float32 (int32: float64)
+        outputs.append(helper.make_tensor_value_info(name, out_type, list(enc.shape)))
         entries[name] = tensor_entry(enc)
         entries[name]["onnx"] = {"output": name, "form": form}
         forms[name] = form
@@ -269,5 +281,5 @@ def write_onnx(folder: Path, encs: dict, options: dict) -> dict:
     onnx.save(model, str(folder / FILE))
     record = {"opset": opset, "ops": ops, "forms": forms}
     if ops == "auto":   # what the choice between native and portable forms was based on
-        record["runtime"] = probe_record(probes)
+        record["runtime"] = probe_record(runtime_version(), probes)
     return {"tensors": entries, "file": FILE, "onnx": record}

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
+import os
 import re
+
+from .lifetime import die_with_parent
 
 __all__ = ["BACKENDS", "Backend", "LocalBackend", "RayBackend", "make_backend", "check_backend"]
 
@@ -51,7 +54,8 @@ class Backend:
 
 
 class LocalBackend(Backend):
-    """`jobs` = 1: in this process; more: a pool of spawned processes (no inherited thread-pool state)."""
+    """`jobs` = 1: in this process; more: a pool of spawned processes (no inherited thread-pool state) that
+    die with this one (lifetime.die_with_parent)."""
     name = "local"
 
     def __init__(self, jobs: int = 1):
@@ -63,7 +67,8 @@ class LocalBackend(Backend):
             for a, k in zip(args, keys):
                 yield k, fn(a)
             return
-        with cf.ProcessPoolExecutor(min(self.jobs, len(args)), mp_context=mp.get_context("spawn")) as ex:
+        with cf.ProcessPoolExecutor(min(self.jobs, len(args)), mp_context=mp.get_context("spawn"),
+                                    initializer=die_with_parent, initargs=(os.getpid(),)) as ex:
             futs = {ex.submit(fn, a): k for a, k in zip(args, keys)}
             for f in cf.as_completed(futs):
                 yield futs[f], f.result()

@@ -1,33 +1,21 @@
 """Run configs (configs/runs/*.yaml): loaded and validated once into frozen dataclasses.
 
 Top-level keys (all optional; the defaults are the built-in `lowbit run`):
-<<<<<<< HEAD
   name, data {kind: dataset (default) with name, test_fraction, split_seed, outlier_channels, outlier_scale,
   scale_spread | kind: text with path (default: the built-in standard-library corpus), test_fraction,
   eval_bytes}, model {kind, hidden, channels, heads, width | kind: gpt with layers, width, heads, context,
   mlp_ratio, tied_embeddings, attention, attn_block, attn_rounding} (a key of another kind is an error;
   kind gpt goes with data kind text and back), recipes [name | {base: name, ...overrides} | {name, ...}],
-  optional_recipes [names used only when registered, e.g. lns_madam], seeds, epochs, batch_size,
-  lr_schedule (constant | cosine | linear), optimizer {overrides of OptimSpec applied to every recipe
-  that uses a built-in optimizer: sgd, momentum, adamw}, ptq [post-training quantizations evaluated
-  after training: ternary1, ternary2 (PTQTP trit-planes), binary, or a format name], jobs,
-  checkpoint_every (steps; 0 = every epoch), log_every, steps (total optimizer steps instead of epochs;
-  the usual way to size a text run), warmup_steps (linear lr warm-up before the schedule), grad_clip (max
-  global gradient norm, null = no clipping), eval_every (steps between validation evaluations; 0 = every
-  epoch).
-Every unknown key or bad value raises a ValueError naming the key, the value and what is allowed.
-=======
-  name, data {name, test_fraction, split_seed, outlier_channels, outlier_scale, scale_spread},
-  model {kind, hidden, channels, heads, width}, recipes [name | {base: name, ...overrides} | {name, ...}],
   optional_recipes [recipe names appended to recipes; the default run adds lns_madam, lns_madam_p10],
   seeds, epochs, batch_size, lr_schedule (constant | cosine | linear), optimizer {overrides of OptimSpec
   applied to every recipe whose optimizer is the low-precision shell: sgd, momentum, adamw}, ptq
   [post-training quantizations evaluated after training: ternary1, ternary2 (PTQTP trit-planes), binary,
-  or a format name], jobs,
-  checkpoint_every (steps; 0 = every epoch), log_every.
+  or a format name], jobs, checkpoint_every (steps; 0 = every epoch), log_every, steps (total optimizer
+  steps instead of epochs; the usual way to size a text run), warmup_steps (linear lr warm-up before the
+  schedule), grad_clip (max global gradient norm, null = no clipping), eval_every (steps between
+  validation evaluations; 0 = every epoch).
 Every unknown key or bad value raises a ValueError naming the key, the value and what is allowed; every
 recipe's datapath must name a simulator architecture (checked here, before any training).
->>>>>>> main
 """
 from __future__ import annotations
 

@@ -53,6 +53,12 @@ def test_export_then_import_rebuilds_the_model_exactly(tmp_path, capsys):
     with torch.no_grad():
         got = load_exported(out)(x)
     assert torch.equal(got.view(torch.int32), want.view(torch.int32))
+    capsys.readouterr()
+    assert main(["import", str(out), "--runtime", "onnxruntime"]) == 0   # mxfp4: the portable form
+    assert "2 outputs equal the decoded codes bit for bit" in capsys.readouterr().out
+    assert main(["import", str(out), "--runtime", "tvm"]) == 2
+    err = capsys.readouterr().err
+    assert "--runtime 'tvm'; allowed: onnxruntime" in err and err.count("\n") == 1
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path, capsys):

@@ -40,7 +40,7 @@ from numba import njit
 from lowbit.numerics._io import load_yaml
 from lowbit.numerics._resources import config_dir
 from . import _kernel as K
-from .arch import DATAFLOWS, Arch, Buffer, Datapath, load_arch
+from .arch import DATAFLOWS, Arch, Buffer, load_arch
 from .area import load_area_table
 from .energy import load_energy_table
 from .report import COMPONENTS, _elementwise_cost, _fits, _lns_conversion, _mac_costs
@@ -54,8 +54,6 @@ FAMILIES = {"fp32": "sa32_fp32", "bf16": "sa32_bf16", "fp16": "sa32_fp16", "fp8"
             "lns": "lns_madam_pe"}
 SPACE_KEYS = ("name", "workloads", "datapath", "energy", "rows", "cols", "dataflow", "buffers", "dram_gbps",
               "clock_mhz", "area", "vector_lanes", "chunk")
-AXES = ("workload", "datapath", "energy", "rows", "cols", "dataflow", "a_kib", "b_kib", "c_kib", "dram_gbps",
-        "clock_mhz")
 DP_FIELDS = ("a_format", "b_format", "acc_format", "kind", "gamma", "conversion")
 WORKLOAD_DIR = config_dir("workloads")
 DF_CODE = {"os": K.OS, "ws": K.WS, "is": K.IS}
@@ -202,8 +200,9 @@ def _workload_entries(spec, base: Path) -> tuple:
 
 
 def traced_layers(config_path: str) -> list:
-    """The forward layers of a run config's model on one batch: Linear/Conv modules, and every matmul called
-    outside them (attention Q K^T and P V) as activation x activation `matmul` layers."""
+    """The forward layers of a run config's model on one batch: Linear/Conv modules, and every matmul (and
+    scaled_dot_product_attention's two products) called outside them, i.e. attention Q K^T and P V or a tied
+    output head, as activation x activation `matmul` layers (no weight update)."""
     import torch
     from torch.overrides import TorchFunctionMode
     from lowbit.train import load_config
@@ -212,16 +211,29 @@ def traced_layers(config_path: str) -> list:
     from .trace import trace_layers
     from .training import matmul
     cfg = load_config(config_path)
-    data = load_data(**{f: getattr(cfg.data, f) for f in cfg.data.__dataclass_fields__})
-    model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, 0)
-    x = data.x_train[:cfg.batch_size]
+    if cfg.data.kind == "text":   # a byte-level language model: one batch of `context` tokens
+        from lowbit.train.models import VOCAB
+        model = build_model(cfg.model, VOCAB, VOCAB, (), 0)
+        x = torch.zeros((cfg.batch_size, cfg.model.context), dtype=torch.long)
+    else:
+        data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
+                         cfg.data.outlier_scale, cfg.data.scale_spread)
+        model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, 0)
+        x = data.x_train[:cfg.batch_size]
     inside = [0]
     extra, order = [], []
 
     class _MatmulMode(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
-            if func in (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm) and not inside[0]:
+            if func is torch.nn.functional.scaled_dot_product_attention and not inside[0]:
+                q, k, v = args[0], args[1], args[2]
+                cnt = int(math.prod(q.shape[:-2]))
+                extra.append(matmul(f"matmul#{len(extra)}", q.shape[-2], k.shape[-2], q.shape[-1], cnt))
+                order.append(("matmul", len(extra) - 1))
+                extra.append(matmul(f"matmul#{len(extra)}", q.shape[-2], v.shape[-1], k.shape[-2], cnt))
+                order.append(("matmul", len(extra) - 1))
+            elif func in (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm) and not inside[0]:
                 a, b = args[0], args[1]
                 if a.dim() >= 2 and b.dim() >= 2:
                     cnt = int(math.prod(out.shape[:-2])) if out.dim() > 2 else 1
@@ -431,6 +443,15 @@ class _Group:
             f"{dp.b_format} ({dp.kind}){f' (and {len(bad) - 1} more GEMMs)' if len(bad) > 1 else ''}; "
             "lowbit sim prices such GEMMs at their own formats, which this datapath cannot run")
         self.pe = space.area_table.pe(dp)
+        # the batched evaluation is int64 numpy (wrapping silently on overflow): refuse sizes near 2^63
+        # instead (lowbit sim's systolic_gemm checks each size exactly)
+        rc = max(max(space.rows), max(space.cols), 1)
+        for g, a, b, acc, lns, wq in self.gemms:
+            bound = (g.m * g.n * g.k + (g.m * g.n + g.m * g.k + g.k * g.n) * (3 * rc + 2)) * g.count * max(wq) * 8
+            if bound >= 2 ** 63:
+                raise ValueError(f"explore: workload {wl.name!r}, GEMM {g.name!r} ({g.m} x {g.n} x {g.k}, count "
+                                 f"{g.count}) with arrays up to {rc} is too large for the batched int64 evaluation "
+                                 "(its traffic in 1/64 bits could reach 2^63); simulate it with `lowbit sim`")
 
     def costs(self, T):
         """Per-table scalar charges that do not depend on the geometry."""
@@ -455,7 +476,6 @@ def _gemm_eval(m, n, k, wq, R, C, df, cap, bw):
     sc = np.where(is_, m, n).astype(i64)
     t = np.where(os_, k, np.where(ws_, m, n)).astype(i64)
     fr, fc = -(-sr // R), -(-sc // C)
-    folds = fr * fc
     lf = np.where(os_, t + R + C - 2, t + 2 * R + C - 2)
     capx = np.where(is_, cap[1], cap[0])
     xw = np.where(is_, wb, wa)
