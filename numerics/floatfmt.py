@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _fast
-from .format import DEFAULT_RBITS, Format
+from .format import Format
 from .rounding import Overflow, Rounding, round_magnitude
 
 __all__ = ["FloatFormat", "POLICIES"]
@@ -78,8 +78,7 @@ class FloatFormat(Format):
             object.__setattr__(self, "name", f"{'' if self.signed else 'u'}e{self.ebits}m{self.mbits}{tag}"
                                + ("" if self.bias == (1 << (self.ebits - 1)) - 1 else f"_b{self.bias}"))
 
-    def quantize(self, x, rounding="nearest_even", overflow=None, generator=None, rbits: int = DEFAULT_RBITS,
-                 random_bits=None, offset: int = 0):
+    def _quantize_cpu(self, x, rounding, overflow, generator, rbits, random_bits, offset):
         # bf16 round-to-nearest-even of a float32 CPU tensor with IEEE overflow is exactly torch's own
         # cast (integer rounding of the float32 bit pattern; Inf on overflow; subnormals kept): ~3 us
         # against ~12-20 us through numpy and the kernel for the small tensors of a training step. Only
@@ -95,7 +94,7 @@ class FloatFormat(Format):
                 if s != s:
                     y.masked_fill_(y.isnan(), math.nan)
                 return y
-        return super().quantize(x, rounding, overflow, generator, rbits, random_bits, offset)
+        return super()._quantize_cpu(x, rounding, overflow, generator, rbits, random_bits, offset)
 
     def _is_bf16(self) -> bool:
         return (self.ebits, self.mbits, self.bias, self.policy, self.signed) == (8, 7, 127, "ieee", True)

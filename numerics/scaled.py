@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _fast
+from . import _fast, backend as _backend
 from ._arrays import rebox, unbox_float
 from .format import DEFAULT_RBITS, Format
 from .rounding import Overflow
@@ -202,8 +202,19 @@ class ScaledFormat:
                 and (self.scale_rule in _POW2_RULES or amax))
 
     def quantize(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
-                 random_bits=None):
-        """Values after scaling, element rounding (saturating) and unscaling, in x's container/shape."""
+                 random_bits=None, backend=None):
+        """Values after scaling, element rounding (saturating) and unscaling, in x's container/shape.
+        `backend` as Format.quantize's (numerics/backend.py)."""
+        be = _backend.resolve(backend, x)
+        if be == "torch":
+            from . import _torch_backend
+            return _torch_backend.scaled_quantize(self, x, axis, rounding, generator, rbits, random_bits)
+        if be == "reference":
+            with _fast.reference_only():
+                return self._quantize_cpu(x, axis, rounding, generator, rbits, random_bits)
+        return self._quantize_cpu(x, axis, rounding, generator, rbits, random_bits)
+
+    def _quantize_cpu(self, x, axis, rounding, generator, rbits, random_bits):
         if self._fast_path():
             arr, box = unbox_float(x)
             moved, blocks, ax, pad = self._blocks(arr, axis)
