@@ -26,9 +26,15 @@ def _ms(xs, fmt=".4f"):
     return f"{statistics.mean(xs):{fmt}} ± {sd:{fmt}}"
 
 
+def _runs(folder: Path) -> tuple[list, bool]:
+    """The runs of a report folder (metrics.json), or of an unfinished one (runs/*.json; partial=True)."""
+    if (folder / "metrics.json").is_file():
+        return json.loads((folder / "metrics.json").read_text())["runs"], False
+    return [json.loads(f.read_text()) for f in sorted((folder / "runs").glob("*.json"))], True
+
+
 def table(folder: Path) -> str:
-    m = json.loads((folder / "metrics.json").read_text())
-    runs = m["runs"]
+    runs, partial = _runs(folder)
     lines = ["| recipe | val bits/byte | next-byte acc | upd lost | wall s/run |", "|---|---|---|---|---|"]
     for name in dict.fromkeys(r["recipe"] for r in runs):
         rs = [r for r in runs if r["recipe"] == name]
@@ -36,7 +42,7 @@ def table(folder: Path) -> str:
         lines.append(f"| {name} | {_ms([r.get('val_bits_per_byte') for r in rs])}"
                      f"{' (' + str(len(err)) + ' diverged)' if err else ''} | {_ms([r['accuracy'] for r in rs])} | "
                      f"{_ms([r.get('updates_lost') for r in rs])} | {_ms([r.get('wall_s') for r in rs], '.0f')} |")
-    return "\n".join(lines)
+    return "\n".join(lines + (["(unfinished study: only the runs done so far)"] if partial else []))
 
 
 def flash(root: Path) -> str:
@@ -102,7 +108,7 @@ def main(argv=None) -> int:
     if len(argv) > 1:
         flash_plot(root, Path(argv[1]))
     for name in ("gpt_small", "gpt_bf16", "gpt_fp8_mx", "gpt_eco", "gpt_lns"):
-        if (root / name / "metrics.json").is_file():
+        if (root / name / "metrics.json").is_file() or (root / name / "runs").is_dir():
             print(f"### {name}\n\n{table(root / name)}\n")
     print(f"### flash attention\n\n{flash(root)}\n")
     return 0
