@@ -12,8 +12,10 @@ BAD_YAML = "name: x\nrecipes: [fp32, mxfp4\nepochs: 1\n"      # unclosed flow se
 
 def _loaders():
     from lowbit.numerics.devices.registry import load_device
+    from lowbit.sim import load_area_table, load_space
     return {"run config": load_config, "arch": load_arch, "energy table": load_energy_table,
-            "workload": Workload.load, "device preset": load_device, "load_yaml": load_yaml}
+            "workload": Workload.load, "device preset": load_device, "dse space": load_space,
+            "area table": load_area_table, "load_yaml": load_yaml}
 
 
 @pytest.mark.parametrize("what", list(_loaders()))
