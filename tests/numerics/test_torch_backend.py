@@ -304,3 +304,11 @@ def test_accumulators_stay_on_device_and_match(monkeypatch):
             acc.add(row)
         total = lowp_sum(x, "fp8_e4m3fn", axis=0, block=4)
     assert torch.equal(acc.sum, want.sum) and torch.equal(acc.comp, want.comp) and total.shape == (50,)
+
+
+def test_cli_rejects_a_bad_backend_variable(monkeypatch, capsys):
+    from lowbit.cli import main
+    monkeypatch.setenv("LOWBIT_BACKEND", "cuda")
+    assert main(["recipes"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "lowbit recipes: error: LOWBIT_BACKEND='cuda' is not a backend; allowed: torch, numba, reference"
