@@ -4,6 +4,8 @@ rounding mode and overflow policy, on random bit patterns (every binade, subnorm
 on values around each format's own grid, with the same counter-based stochastic-rounding stream. The same
 checks run on a CUDA device when one is present. It must also never leave the device (no .cpu(), .numpy(),
 .item() on the data path) and trace under torch.compile without graph breaks."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -260,8 +262,7 @@ def test_training_run_with_torch_backend_forced_on_cpu_is_bit_identical(monkeypa
     def metrics(recipe):
         torch.set_num_threads(1)  # as run_sweep's workers: a thread count changes float reduction orders
         m = train_run(cfg, recipe, 0, max_steps=12)
-        m.pop("wall_s")
-        return m, m.pop("model_state")
+        return dataclasses.replace(m, wall_s=0.0), m.model_state   # model_state is not compared by ==
     threads = torch.get_num_threads()
     try:
         default = [metrics(r) for r in cfg.recipes]
@@ -272,3 +273,34 @@ def test_training_run_with_torch_backend_forced_on_cpu_is_bit_identical(monkeypa
     for r, (a, wa), (b, wb) in zip(cfg.recipes, default, forced):
         assert a == b, r.name
         assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), r.name
+
+
+def _guard(m):
+    def trip(*a, **k):
+        raise AssertionError("host transfer on the torch backend's data path")
+    for name in ("numpy", "cpu", "item", "tolist"):
+        m.setattr(torch.Tensor, name, trip)
+
+
+def test_accumulators_stay_on_device_and_match(monkeypatch):
+    """lowp_sum and KahanAccumulator on tensors round where the tensor lives; with the torch backend they
+    give the numpy path's bits (and, deterministic modes, trip no host-transfer guard)."""
+    from lowbit.numerics import KahanAccumulator, lowp_sum
+    x = torch.randn(6, 50, dtype=torch.float64) * 10
+    for kw in ({"block": 16}, {"rounding": "stochastic", "generator": 3}):
+        want = lowp_sum(x.numpy(), "bf16", **kw)
+        monkeypatch.setenv("LOWBIT_BACKEND", "torch")
+        got = lowp_sum(x, "bf16", **kw)
+        monkeypatch.delenv("LOWBIT_BACKEND")
+        assert isinstance(got, torch.Tensor) and np.array_equal(got.numpy().view(np.int64), want.view(np.int64))
+    want = KahanAccumulator("bf16", torch.zeros(50, dtype=torch.float64))
+    for row in x:
+        want.add(row)
+    monkeypatch.setenv("LOWBIT_BACKEND", "torch")
+    with monkeypatch.context() as m:
+        acc = KahanAccumulator("bf16", torch.zeros(50, dtype=torch.float64))
+        _guard(m)
+        for row in x:
+            acc.add(row)
+        total = lowp_sum(x, "fp8_e4m3fn", axis=0, block=4)
+    assert torch.equal(acc.sum, want.sum) and torch.equal(acc.comp, want.comp) and total.shape == (50,)
