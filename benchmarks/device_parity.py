@@ -157,7 +157,8 @@ def compile_study(rounds: int, batch: int = 64, width: int = 256) -> None:
     w2 = (torch.randn(10, width) / width ** 0.5).requires_grad_()
     print(f"\ntorch.compile (inductor, fullgraph) vs eager on the CPU: forward + backward of a {width}-{width}-10 "
           f"MLP, batch {batch}, weights and activations quantized (straight-through), torch backend")
-    print(f"{'formats':28s} {'eager':>9s} {'compiled':>9s} {'speedup':>8s} {'compile s':>9s} same bits")
+    print(f"{'formats':28s} {'eager':>9s} {'compiled':>9s} {'speedup':>8s} {'compile s':>9s} "
+          f"quantizer bits  max rel. gap of loss/grads")
     for label, fw, fa, kw_w, kw_a in (
             ("mxfp4 w+a (axis -1)", "mxfp4_e2m1", "mxfp4_e2m1", {"axis": -1}, {"axis": -1}),
             ("nvfp4 w+a (axis -1)", "nvfp4", "nvfp4", {"axis": -1}, {"axis": -1}),
@@ -174,11 +175,16 @@ def compile_study(rounds: int, batch: int = 64, width: int = 256) -> None:
         got = step(comp)
         t_compile = time.perf_counter() - t0
         want = step(loss_fn)
-        same = all(torch.equal(a, b) for a, b in zip(got, want))
+        # the quantizers compile to the same bits; the float GEMMs / loss / backward around them may be
+        # fused and reordered by inductor, so the gradients are compared by their largest relative gap
+        qc = torch.compile(lambda t: get_format(fw).quantize(t, backend="torch", **kw_w), fullgraph=True)
+        same = torch.equal(qc(w1.detach()), get_format(fw).quantize(w1.detach(), backend="torch", **kw_w))
+        gap = max(float(((a - b).abs().max() / b.abs().max().clamp(min=1e-30))) for a, b in zip(got, want))
         best = _time_interleaved({"eager": lambda: step(loss_fn), "compiled": lambda: step(comp)},
                                  torch.device("cpu"), rounds, 5)
         print(f"{label:28s} {best['eager'] * 1e3:7.2f}ms {best['compiled'] * 1e3:7.2f}ms "
-              f"{best['eager'] / best['compiled']:7.2f}x {t_compile:9.1f} {'yes' if same else 'NO'}", flush=True)
+              f"{best['eager'] / best['compiled']:7.2f}x {t_compile:9.1f} {'same' if same else 'DIFFER':>14s}  {gap:.1e}",
+              flush=True)
 
 
 def main(argv=None) -> int:

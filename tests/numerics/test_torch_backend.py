@@ -24,7 +24,7 @@ FIXED_ALL = FIXED + [FixedFormat(8, 0, signed=False), FixedFormat(8, 2, signed=F
                      FixedFormat(16, -3, signed=False), FixedFormat(1, 0, signed=False)]
 LNS_MODES = ("nearest_log", "nearest_linear", "toward_zero", "up", "down", "stochastic", "stochastic_linear")
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none here)")
-N = 1 << 12   # per input class; the kernel parity test covers the large arrays and the threaded loops
+N = 1 << 11   # per input class; the kernel parity test covers the large arrays and the threaded loops
 
 
 def bits(a):
@@ -156,7 +156,8 @@ def test_lns_formats(fmt, classes):
     ties = np.concatenate([np.ldexp(lns_exact.nearest_thresholds(fmt.gamma, split), k)
                            for split in ("log", "linear") for k in (-3, 0, 5)] + [np.array([fmt._min_threshold() / 2])])
     ties = np.concatenate([ties, np.nextafter(ties, 0), np.nextafter(ties, np.inf)])
-    near = np.concatenate([near, ties, -ties, grid, -grid])
+    pts = grid if grid.size <= 4096 else rng.choice(grid, 4096, replace=False)   # the grid points themselves
+    near = np.concatenate([near, ties, -ties, pts, -pts])
     with np.errstate(all="ignore"):
         for mode in LNS_MODES:
             for overflow in ("saturate", "ieee"):
@@ -254,14 +255,14 @@ def test_cuda_default_stays_on_device(monkeypatch):
 def test_training_run_with_torch_backend_forced_on_cpu_is_bit_identical(monkeypatch):
     """The default `lowbit run` path (train_run, as run_sweep calls it, 1 seed) under LOWBIT_BACKEND=torch
     gives the metrics and final weights of the default backend bit for bit (loss curve, accuracy, update
-    statistics, energy: everything but the wall time). 12 steps of the first epoch keep the CI time small;
+    statistics, energy: everything but the wall time). 8 steps of the first epoch keep the CI time small;
     benchmarks/device_parity.py --train compares whole epochs."""
     from lowbit.train import load_config, train_run
     cfg = load_config({"recipes": ["fp32", "bf16_sr", "mxfp4", "nvfp4", "lns_madam"], "seeds": [0], "epochs": 1})
 
     def metrics(recipe):
         torch.set_num_threads(1)  # as run_sweep's workers: a thread count changes float reduction orders
-        m = train_run(cfg, recipe, 0, max_steps=12)
+        m = train_run(cfg, recipe, 0, max_steps=8)
         return dataclasses.replace(m, wall_s=0.0), m.model_state   # model_state is not compared by ==
     threads = torch.get_num_threads()
     try:
