@@ -90,3 +90,17 @@ def test_out_naming_a_file_is_one_line(tmp_path, one_line_error):
     assert "is a file, not a folder" in one_line_error("train", "configs/runs/default.yaml", "--out", f)
     assert "is a file, not a folder" in one_line_error("device", "ecram", "--pulses", "3", "--out", f)
     assert f.read_text() == "keep"
+
+
+def test_the_sweep_does_not_silence_user_warnings():
+    # it used to call warnings.filterwarnings("ignore", category=UserWarning) in every worker (and, with
+    # one job, in the calling process)
+    import warnings
+    from lowbit.train.sweep import run_sweep
+    cfg = load_config({"model": {"kind": "mlp", "hidden": [4]}, "epochs": 1, "batch_size": 512, "seeds": [0],
+                       "recipes": ["fp32"]})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        run_sweep(cfg, jobs=1, progress=False)
+        warnings.warn("still shown", UserWarning)
+    assert any(str(w.message) == "still shown" for w in seen)

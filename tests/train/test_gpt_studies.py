@@ -65,13 +65,13 @@ def _run(recipe, lr, optimizer="adamw", steps=20, **model):
 def test_gpt_bf16_nearest_loses_update_mass_and_sr_kahan_keep_it():
     """Pure bf16 with momentum SGD at a small lr (updates below half an ulp of the weights): nearest
     drops a large part of the update mass, SR and Kahan land it (the full study, AdamW: docs/training.md)."""
-    lost = {r: _run(r, 0.002, "momentum")["updates_lost"] for r in ("bf16_nearest", "bf16_sr", "bf16_kahan")}
+    lost = {r: _run(r, 0.002, "momentum").updates_lost for r in ("bf16_nearest", "bf16_sr", "bf16_kahan")}
     assert lost["bf16_nearest"] > 0.2
     assert abs(lost["bf16_sr"]) < 0.05 and abs(lost["bf16_kahan"]) < 0.05
 
 
 def test_gpt_trains_through_flash_bf16_attention_and_records_its_errors():
     run = _run("fp32", 0.003, steps=10, attention="flash_bf16", attn_block=8)
-    assert run["steps"] == 10 and len(run["attn_stats"]) == 10
-    assert {"l_bias", "pv_bias", "pv_mean_err", "pv_rel_rms"} <= set(run["attn_stats"][0])
-    assert run["final_loss"] < 0.95 * 8 * 0.6931   # below uniform bytes (8 bits): it learns
+    assert run.steps == 10 and len(run.attn_stats) == 10
+    assert {"l_bias", "pv_bias", "pv_mean_err", "pv_rel_rms"} <= set(run.attn_stats[0])
+    assert run.final_loss < 0.95 * 8 * 0.6931   # below uniform bytes (8 bits): it learns
