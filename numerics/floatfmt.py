@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _fast
-from .format import DEFAULT_RBITS, Format
-from .rounding import Overflow, Rounding, round_magnitude
+from .format import DEFAULT_RBITS, ElementFormat, normalize_axis
+from .rounding import MODE_ID, Overflow, Rounding, round_magnitude
 
 __all__ = ["FloatFormat", "POLICIES"]
 
@@ -37,13 +37,15 @@ _BF16_LANE_MAX = 1 << 23
 
 
 @dataclass(frozen=True)
-class FloatFormat(Format):
+class FloatFormat(ElementFormat):
     ebits: int
     mbits: int
     bias: int | None = None
     policy: str = "ieee"
     signed: bool = True
     name: str = field(default="", compare=False)
+
+    kind = "float"
 
     def __post_init__(self):
         for key in ("ebits", "mbits"):
@@ -78,8 +80,8 @@ class FloatFormat(Format):
             object.__setattr__(self, "name", f"{'' if self.signed else 'u'}e{self.ebits}m{self.mbits}{tag}"
                                + ("" if self.bias == (1 << (self.ebits - 1)) - 1 else f"_b{self.bias}"))
 
-    def quantize(self, x, rounding="nearest_even", overflow=None, generator=None, rbits: int = DEFAULT_RBITS,
-                 random_bits=None, offset: int = 0):
+    def quantize(self, x, axis: int = -1, rounding="nearest_even", overflow=None, generator=None,
+                 rbits: int = DEFAULT_RBITS, random_bits=None, offset: int = 0):
         # bf16 round-to-nearest-even of a float32 CPU tensor with IEEE overflow is exactly torch's own
         # cast (integer rounding of the float32 bit pattern; Inf on overflow; subnormals kept): ~3 us
         # against ~12-20 us through numpy and the kernel for the small tensors of a training step. Only
@@ -90,12 +92,13 @@ class FloatFormat(Format):
             torch = sys.modules.get("torch")
             if (torch is not None and isinstance(x, torch.Tensor) and x.dtype == torch.float32
                     and x.device.type == "cpu" and x.numel() < _BF16_LANE_MAX):
+                normalize_axis(axis, x.dim())
                 y = x.detach().to(torch.bfloat16).to(torch.float32)
                 s = y.sum().item()   # NaN iff some element is NaN (or +Inf meets -Inf): 5x cheaper than isnan().any()
                 if s != s:
                     y.masked_fill_(y.isnan(), math.nan)
                 return y
-        return super().quantize(x, rounding, overflow, generator, rbits, random_bits, offset)
+        return super().quantize(x, axis, rounding, overflow, generator, rbits, random_bits, offset)
 
     def _is_bf16(self) -> bool:
         return (self.ebits, self.mbits, self.bias, self.policy, self.signed) == (8, 7, 127, "ieee", True)
@@ -104,6 +107,10 @@ class FloatFormat(Format):
     @property
     def bits(self) -> int:
         return int(self.signed) + self.ebits + self.mbits
+
+    @property
+    def mantissa_bits(self) -> int:
+        return self.mbits
 
     @property
     def subnormals(self) -> bool:
@@ -181,6 +188,16 @@ class FloatFormat(Format):
             pos, neg = (nan if math.isinf(pos) else pos), (nan if math.isinf(neg) else neg)
             return pos, (neg if self.signed else nan), nan, nan
         return pos, neg, inf, -inf
+
+    def kernel_grid(self, mode: Rounding, overflow: Overflow) -> tuple:
+        """The element kernel's parameters (numerics/_fast.py `_round_one`): mantissa bits, emin, the
+        subnormal grid exponent, has_zero, signed, no negative zero, max, min_normal, the four special
+        results of `_specials` and the mode id."""
+        pos_ovf, neg_ovf, pos_inf, neg_inf = self._specials(mode, overflow)
+        q_sub = self.emin - (self.mbits if self.subnormals else 0)
+        return (int(self.mbits), int(self.emin), int(q_sub), bool(self.has_zero), bool(self.signed),
+                bool(self.policy == "fnuz" or not self.signed), float(self.max), float(self.min_normal),
+                float(pos_ovf), float(neg_ovf), float(pos_inf), float(neg_inf), MODE_ID[mode])
 
     def _out_dtype(self, x: np.ndarray):
         return np.float32 if (x.dtype == np.float32 and self.fits_float32) else np.float64
@@ -267,6 +284,6 @@ class FloatFormat(Format):
         return val.astype(np.float32 if self.fits_float32 else np.float64)
 
     def describe(self) -> dict:
-        return {"name": self.name, "bits": self.bits, "ebits": self.ebits, "mbits": self.mbits,
+        return {"name": self.name, "kind": self.kind, "bits": self.bits, "ebits": self.ebits, "mbits": self.mbits,
                 "bias": self.bias, "policy": self.policy, "signed": self.signed, "max": self.max,
                 "min_normal": self.min_normal, "min_subnormal": self.min_subnormal, "eps": self.eps}

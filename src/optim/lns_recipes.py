@@ -45,7 +45,7 @@ def _lns_madam(params, spec, seed, **hp):
     """LNSMadam from an OptimSpec; `hp` adds LNSMadamHP fields the spec has no key for (p_scale, ...)."""
     fmt = get_format(spec.weight_format or "lns8")
     gran = "channel" if spec.weight_scaling == "channel" else "tensor"
-    if hasattr(fmt, "element"):          # lns8_tensor / lns8_channel: the element format and its granularity
+    if fmt.is_scaled:                    # lns8_tensor / lns8_channel: the element format and its granularity
         gran = fmt.granularity if fmt.granularity in ("tensor", "channel") else gran
         fmt = fmt.element
     return LNSMadam(params, format=fmt.name, lr=spec.lr, rounding=_code_rounding(spec), rbits=spec.rbits,

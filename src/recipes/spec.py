@@ -28,11 +28,6 @@ ESTIMATORS = ("ste", "dge")
 OPTIMIZERS_BUILTIN = ("sgd", "momentum", "adamw")
 
 
-def _is_scaled(fmt) -> bool:
-    # ScaledFormat-like formats (MX, NVFP4, ternary) carry their own scales and take `axis=`.
-    return hasattr(fmt, "granularity") and hasattr(fmt, "element")
-
-
 def _check_format(owner: str, key: str, name):
     if not isinstance(name, str):
         raise ValueError(f"{owner}: {key}={name!r} must be a format name (see `lowbit formats`)")
@@ -72,7 +67,7 @@ class QuantSpec:
             raise ValueError(f"{own}: rounding={self.rounding!r}: {exc}") from None
         if self.scaling not in SCALINGS:
             raise ValueError(f"{own}: scaling={self.scaling!r}; allowed: {', '.join(SCALINGS)}")
-        if _is_scaled(fmt) and self.scaling != "none":
+        if fmt.is_scaled and self.scaling != "none":
             raise ValueError(f"{own}: format {self.format!r} carries its own {fmt.granularity} scaling; "
                              f"set scaling: none (got {self.scaling!r})")
         _check_number(own, "block", self.block, 1, integer=True)
