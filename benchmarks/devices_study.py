@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
-
 from lowbit.analog import AnalogLinear, AnalogOptimizer, MadamLog, MixedPrecision, PulsedSGD, TikiTaka
+from lowbit.numerics._io import load_yaml
 from lowbit.numerics.devices import get_device, register_device
 
 RULES = ("sgd", "tikitaka", "mixed", "madam")
@@ -78,9 +77,7 @@ def _hidden(value, where: str) -> tuple:
 
 def load_study(path) -> Study:
     """Load and validate the study YAML once; custom devices are registered from `devices:` entries."""
-    data = yaml.safe_load(Path(path).read_text())
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: the study config must be a mapping")
+    data = load_yaml(path, what="study config")
     for name, spec in (data.pop("devices", None) or {}).items():
         spec = dict(spec)
         base = get_device(spec.pop("base"))

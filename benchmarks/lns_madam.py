@@ -32,18 +32,17 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ARMS = {  # name: (base recipe, optimizer overrides, label, Madam hyperparameters the OptimSpec has no key for)
-    "fp32_adam": ("fp32", {"name": "adamw"}, "(a) fp32 + Adam", {}),
-    "fp32_madam": ("fp32_madam", {}, "(b) fp32 + Madam", {}),
-    "fp32_madam_p10": ("fp32_madam", {}, "(b) fp32 + Madam, p_scale 10", {"p_scale": 10.0}),
-    "lns_madam": ("lns_madam", {}, "(c) lns8 + LNS-Madam SR", {}),
-    "lns_madam_nearest": ("lns_madam_nearest", {}, "(c) lns8 + LNS-Madam nearest", {}),
-    "lns_madam_p10": ("lns_madam", {}, "(c) lns8 + LNS-Madam SR, p_scale 10", {"p_scale": 10.0}),
-    "lns_madam_nearest_p10": ("lns_madam_nearest", {}, "(c) lns8 + LNS-Madam nearest, p_scale 10",
-                              {"p_scale": 10.0}),
-    "lns8_sgd": ("lns8_sgd", {}, "(d) lns8 + momentum SGD re-quantized", {}),
-    "lns8_adam": ("lns8_adam", {}, "(d) lns8 + Adam re-quantized", {}),
-    "lns8_adam_master": ("lns8_adam", {"weight_format": None}, "(e) lns8 GEMMs + Adam, fp32 master", {}),
+ARMS = {  # name: (base recipe, optimizer overrides, label)
+    "fp32_adam": ("fp32", {"name": "adamw"}, "(a) fp32 + Adam"),
+    "fp32_madam": ("fp32_madam", {}, "(b) fp32 + Madam"),
+    "fp32_madam_p10": ("fp32_madam", {"p_scale": 10.0}, "(b) fp32 + Madam, p_scale 10"),
+    "lns_madam": ("lns_madam", {}, "(c) lns8 + LNS-Madam SR"),
+    "lns_madam_nearest": ("lns_madam_nearest", {}, "(c) lns8 + LNS-Madam nearest"),
+    "lns_madam_p10": ("lns_madam", {"p_scale": 10.0}, "(c) lns8 + LNS-Madam SR, p_scale 10"),
+    "lns_madam_nearest_p10": ("lns_madam_nearest", {"p_scale": 10.0}, "(c) lns8 + LNS-Madam nearest, p_scale 10"),
+    "lns8_sgd": ("lns8_sgd", {}, "(d) lns8 + momentum SGD re-quantized"),
+    "lns8_adam": ("lns8_adam", {}, "(d) lns8 + Adam re-quantized"),
+    "lns8_adam_master": ("lns8_adam", {"weight_format": None}, "(e) lns8 GEMMs + Adam, fp32 master"),
 }
 GRIDS = {"fp32_adam": (1e-3, 3e-3, 1e-2, 3e-2), "fp32_madam": (0.01, 0.03, 0.1, 0.3),
          "lns_madam": (2 ** -5, 2 ** -4, 2 ** -3, 2 ** -2), "lns_madam_nearest": (2 ** -4, 2 ** -3, 2 ** -2, 2 ** -1),
@@ -63,30 +62,8 @@ MODELS = {"mlp": {"kind": "mlp", "hidden": (64,)}, "cnn": {"kind": "cnn", "chann
 
 def _recipe(arm: str, lr: float):
     from lowbit.recipes import resolve_recipe
-    base, over, _, _ = ARMS[arm]
+    base, over, _ = ARMS[arm]
     return resolve_recipe({"base": base, "name": arm, "optimizer": dict(over, lr=lr)})
-
-
-def _instrument(opt):
-    """Sum |stored - target| over LowpOptimizer's write-backs (its update_stats have no error term): the
-    write-back rounds target = w + u, so a - u = stored - target."""
-    from lowbit.optim import LowpOptimizer
-    opt._lb_abs_err = 0.0
-    if isinstance(opt, LowpOptimizer) and opt._qw is not None:
-        orig = opt._wq
-
-        def wq(t, rounding, seed):
-            out = orig(t, rounding, seed)
-            opt._lb_abs_err += float((out.double() - t.double()).abs().sum())
-            return out
-        opt._wq = wq
-
-
-def _rel_error(opt):
-    if hasattr(opt, "relative_update_error"):
-        return opt.relative_update_error()
-    s = opt.update_stats
-    return None if s["abs_u"] == 0 else opt._lb_abs_err / s["abs_u"]
 
 
 def run_one(job: dict) -> dict:
@@ -110,13 +87,7 @@ def run_one(job: dict) -> dict:
     model = build_model(ModelSpec(**MODELS[job["model"]]), data.n_features, data.n_classes, data.image_shape,
                         job["seed"])
     quantize_model(model, recipe, seed=job["seed"])
-    hp = ARMS[job["arm"]][3]
-    if hp:   # the registered factory, plus hyperparameters OptimSpec cannot name
-        from lowbit.optim.lns_recipes import FACTORIES
-        opt = FACTORIES[recipe.optimizer.name](model.parameters(), recipe.optimizer, job["seed"], **hp)
-    else:
-        opt = build_optimizer(recipe.optimizer, model.parameters(), job["seed"])
-    _instrument(opt)
+    opt = build_optimizer(recipe.optimizer, model.parameters(), job["seed"])
     bs, n = 32, len(xtr)
     spe = math.ceil(n / bs)
     total = job["epochs"] * spe
@@ -134,7 +105,7 @@ def run_one(job: dict) -> dict:
     if isinstance(opt, LNSMadam):   # no master copy: every parameter is decode(codes) * scale
         on_grid = all(torch.equal(p.detach(), opt.weights(p)) for p in model.parameters())
     return dict(job, accuracy=acc, lost=opt.lost_fraction(), unchanged=opt.unchanged_fraction(),
-                rel_error=_rel_error(opt), on_grid=on_grid, steps=total, wall_s=time.perf_counter() - t0)
+                rel_error=opt.relative_update_error(), on_grid=on_grid, steps=total, wall_s=time.perf_counter() - t0)
 
 
 def _pool_map(jobs, n):

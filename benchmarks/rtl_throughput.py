@@ -54,8 +54,8 @@ def _vectors(unit, n, seed):
 
 def streamed(op, fmt, sim, n, seed=0):
     from lowbit.verify import get_unit, run_unit
-    from lowbit.verify.ops import compare
-    unit = get_unit(op, fmt)
+    from lowbit.verify.ops import compare, sweep_contract
+    unit = get_unit(op, fmt, sweep_contract(op))
     v = _vectors(unit, n, seed)
     run_unit(unit, sim, {k: x[:16] for k, x in v.items()})       # build (or reuse) outside the timing
     t0 = time.perf_counter()
@@ -70,7 +70,8 @@ def streamed(op, fmt, sim, n, seed=0):
 def per_vector(op, fmt, sim, n, seed=0):
     import tempfile
     from lowbit.verify import build, get_unit, run_cocotb
-    unit = get_unit(op, fmt)
+    from lowbit.verify.ops import sweep_contract
+    unit = get_unit(op, fmt, sweep_contract(op))
     v = _vectors(unit, n, seed)
     expected = unit.golden(v)
     b = build(sim, unit.rtl_paths(), unit.top, unit.params)

@@ -17,6 +17,13 @@ stream from `lowbit.numerics.lfsr`), as IEEE 754-2019 section 4.3 requires of a 
   dropped fraction (stochastic rounding, rbits <= 53 - p - 2) come out as for the exact sum.
 - `round_exact`: an exact integer n times 2^e (Python ints) rounded once, through the same round-to-odd
   value (used for the MX dot product, whose exact sum can need ~70 bits).
+- Subnormals (`subnormals=`, the contract of most hardware units): "ieee" keeps them; "daz" (denormals
+  are zero) reads a subnormal operand as a zero of its sign; "ftz" (flush to zero) replaces a tiny result
+  by a zero of the exact result's sign; "ftz_daz" does both. A nonzero result is tiny (IEEE 754-2019
+  section 7.5) "before" rounding when its exact magnitude is below the smallest normal, "after" rounding
+  when it is still below it after rounding to the format's precision with an unbounded exponent range
+  (`tininess=`). Formats without subnormals (e8m0fnu) take only "ieee". The flushed zero is +0 where the
+  format has no -0 (fnuz).
 - Zero signs follow IEEE 754-2019 section 6.3 (x + (-x) = +0, or -0 when rounding toward -inf); NaN
   results are the format's canonical positive NaN code (the RTL's convention).
 - `mx_dot`: OCP MX v1.0 section 6 dot product of two blocks with E8M0 scales, rounded once to fp32.
@@ -33,9 +40,13 @@ import numpy as np
 from .floatfmt import FloatFormat
 from .format import DEFAULT_RBITS
 from .registry import get_format
-from .rounding import Rounding, parse_rounding
+from .rounding import Rounding, parse_rounding, round_magnitude
 
-__all__ = ["mul", "add", "round_exact", "exact_sum_odd", "mx_dot", "ternary_dot", "trit_plane_dot", "int_matmul"]
+__all__ = ["mul", "add", "round_exact", "exact_sum_odd", "mx_dot", "ternary_dot", "trit_plane_dot", "int_matmul",
+           "SUBNORMALS", "TININESS", "check_subnormals", "denormals_are_zero", "flush_tiny"]
+
+SUBNORMALS = ("ieee", "ftz", "daz", "ftz_daz")
+TININESS = ("before", "after")
 
 
 def _float_format(fmt) -> FloatFormat:
@@ -54,24 +65,81 @@ def _canonical_nan(codes: np.ndarray, values: np.ndarray, f: FloatFormat) -> np.
     return np.where(np.isnan(values), f.nan_code, codes)
 
 
-def _encode(f, v, rounding, overflow, rbits, random_bits, generator, offset):
+def check_subnormals(fmt, subnormals: str = "ieee", tininess: str = "after") -> tuple[bool, bool]:
+    """(daz, ftz) of a subnormal contract; ValueError naming the value and what is allowed."""
+    if subnormals not in SUBNORMALS:
+        raise ValueError(f"subnormals={subnormals!r} unknown; allowed: {', '.join(SUBNORMALS)}")
+    if tininess not in TININESS:
+        raise ValueError(f"tininess={tininess!r} unknown; allowed: {', '.join(TININESS)}")
+    f = get_format(fmt)
+    if subnormals != "ieee" and not (isinstance(f, FloatFormat) and f.subnormals and f.mbits > 0):
+        raise ValueError(f"subnormals={subnormals!r}: {getattr(f, 'name', fmt)} has no subnormals; it takes "
+                         "only 'ieee'")
+    return subnormals in ("daz", "ftz_daz"), subnormals in ("ftz", "ftz_daz")
+
+
+def denormals_are_zero(f: FloatFormat, x: np.ndarray) -> np.ndarray:
+    """Decoded values with every subnormal replaced by a zero of its sign (+0 where there is no -0)."""
+    x = np.asarray(x, dtype=np.float64)
+    sub = (x != 0) & (np.abs(x) < f.min_normal)
+    zero = 0.0 if (f.policy == "fnuz" or not f.signed) else np.copysign(0.0, x)
+    return np.where(sub, zero, x)
+
+
+def flush_tiny(f: FloatFormat, codes: np.ndarray, v: np.ndarray, rounding, tininess: str = "after",
+               rbits: int = DEFAULT_RBITS, random_bits=None) -> np.ndarray:
+    """Codes with every tiny result replaced by a zero of the sign of the exact value `v` (float64, exact
+    or rounded to odd at 53 bits: either keeps the comparisons with the smallest normal and the rounding
+    at the format's precision exact). Tininess "before": 0 < |v| < min normal; "after": |v| rounded to
+    the format's precision with an unbounded exponent (same mode, same random bits) is below it."""
+    v = np.asarray(v, dtype=np.float64)
+    a = np.abs(v)
+    tiny = np.isfinite(v) & (a > 0) & (a < f.min_normal)
+    if tininess == "after" and tiny.any():
+        mode = parse_rounding(rounding)
+        # In the binade below min normal the precision's grid step is 2^(emin - 1 - mbits): scaled by
+        # it, magnitudes below min normal lie under 2^(mbits + 1), and reaching it means "not tiny".
+        t = np.ldexp(np.where(tiny, a, 0.0), f.mbits + 1 - f.emin)
+        rand = None
+        if mode is Rounding.STOCHASTIC:
+            rand = np.broadcast_to(np.asarray(random_bits, dtype=np.int64), v.shape)
+        r = round_magnitude(t, np.signbit(v), mode, rbits, rand)
+        tiny &= r < 2.0 ** (f.mbits + 1)
+    sign = 1 << (f.bits - 1)
+    zero = np.where(np.signbit(v) & f.signed & (f.policy != "fnuz"), sign, 0)
+    return np.where(tiny, zero, codes).astype(np.int64)
+
+
+def _encode(f, v, rounding, overflow, rbits, random_bits, generator, offset, ftz=False, tininess="after"):
     codes = f.encode(v, rounding=rounding, overflow=overflow, generator=generator, rbits=rbits,
                      random_bits=random_bits, offset=offset)
-    return _canonical_nan(np.asarray(codes, dtype=np.int64), np.asarray(v), f)
+    codes = _canonical_nan(np.asarray(codes, dtype=np.int64), np.asarray(v), f)
+    if ftz:
+        if parse_rounding(rounding) is Rounding.STOCHASTIC and random_bits is None and tininess == "after":
+            raise ValueError("tininess='after' with stochastic rounding needs the caller's random_bits")
+        codes = flush_tiny(f, codes, v, rounding, tininess, rbits, random_bits)
+    return codes
 
 
 def _decode(f, codes) -> np.ndarray:
     return np.asarray(f.decode(np.asarray(codes, dtype=np.int64)), dtype=np.float64)
 
 
-def mul(a, b, fmt, rounding="nearest_even", overflow=None, rbits: int = DEFAULT_RBITS, random_bits=None,
-        generator=None, offset: int = 0) -> np.ndarray:
-    """Codes of round(a * b) for codes a, b of float format `fmt` (int64 array of a's shape)."""
-    f = _float_format(fmt)
+def _operands(f, a, b, daz):
     x, y = _decode(f, a), _decode(f, b)
+    return (denormals_are_zero(f, x), denormals_are_zero(f, y)) if daz else (x, y)
+
+
+def mul(a, b, fmt, rounding="nearest_even", overflow=None, rbits: int = DEFAULT_RBITS, random_bits=None,
+        generator=None, offset: int = 0, subnormals: str = "ieee", tininess: str = "after") -> np.ndarray:
+    """Codes of round(a * b) for codes a, b of float format `fmt` (int64 array of a's shape);
+    `subnormals`/`tininess`: see the module docstring."""
+    f = _float_format(fmt)
+    daz, ftz = check_subnormals(f, subnormals, tininess)
+    x, y = _operands(f, a, b, daz)
     with np.errstate(invalid="ignore"):
         p = x * y  # exact: <= 52 significand bits, exponents far inside float64's range
-    return _encode(f, p, rounding, overflow, rbits, random_bits, generator, offset)
+    return _encode(f, p, rounding, overflow, rbits, random_bits, generator, offset, ftz, tininess)
 
 
 def exact_sum_odd(x, y) -> np.ndarray:
@@ -88,15 +156,17 @@ def exact_sum_odd(x, y) -> np.ndarray:
 
 
 def add(a, b, fmt, rounding="nearest_even", overflow=None, rbits: int = DEFAULT_RBITS, random_bits=None,
-        generator=None, offset: int = 0) -> np.ndarray:
-    """Codes of round(a + b) for codes a, b of float format `fmt`, rounded once from the exact sum."""
+        generator=None, offset: int = 0, subnormals: str = "ieee", tininess: str = "after") -> np.ndarray:
+    """Codes of round(a + b) for codes a, b of float format `fmt`, rounded once from the exact sum;
+    `subnormals`/`tininess`: see the module docstring."""
     f = _float_format(fmt)
-    x, y = _decode(f, a), _decode(f, b)
+    daz, ftz = check_subnormals(f, subnormals, tininess)
+    x, y = _operands(f, a, b, daz)
     v = exact_sum_odd(x, y)
     # IEEE 754-2019 6.3: an exact zero sum of operands of opposite signs is +0, -0 toward -inf.
     if parse_rounding(rounding) is Rounding.DOWN:
         v = np.where((v == 0) & (np.signbit(x) != np.signbit(y)), -0.0, v)
-    return _encode(f, v, rounding, overflow, rbits, random_bits, generator, offset)
+    return _encode(f, v, rounding, overflow, rbits, random_bits, generator, offset, ftz, tininess)
 
 
 def _odd_float(n: int, e: int) -> float:

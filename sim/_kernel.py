@@ -16,15 +16,21 @@ double-buffered SRAMs fed by one DRAM channel:
   normalized (a write-done time below the last fold's end, a channel-free time below its start), which
   changes no later max() and makes repeated states comparable.
 
-All times are int64 cycles and all sizes int64 units of 1/64 bit. The recurrence is max-plus and
+All times are cycles and all sizes units of 1/64 bit, int64 in the Numba kernel. `int64_safe` bounds
+every intermediate value from the parameters; where the bound reaches 2^62 the caller runs
+`pipeline_exact`: the same functions (same code objects) executed as plain Python over Python ints
+(arbitrary precision), so a huge GEMM gets exact counts instead of a wrapped int64. The recurrence is max-plus and
 translation invariant, so once the state relative to the current fold start repeats under a repeating
 input, the rest of the run is a constant shift per fold: runs of identical folds (and identical outer
 iterations) are jumped exactly, which keeps 2^40-fold GEMMs O(1).
 """
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit
+from numba.core.dispatcher import Dispatcher
 
 # parameter vector layout (int64)
 P_FR, P_FC, P_R, P_C, P_SR, P_SC, P_T, P_DF, P_WA, P_WB, P_WACC, P_WOUT, P_RES, P_YFIT, P_SPILL, P_M, P_N, P_K, \
@@ -185,3 +191,54 @@ def pipeline(p):
     out[1] = end - pre
     out[2] = done - end
     return out
+
+
+INT64_LIMIT = 1 << 62      # every intermediate below this: int64 arithmetic is exact (sums of two fit)
+
+
+def int64_safe(p) -> bool:
+    """True when no value the kernel computes for parameters `p` (Python ints) can reach 2^62.
+
+    Per fold, each of the bit counts fold_io returns (and its products) is at most
+    D = 3 * max(R, C) * max(M, N, K, R, C) * widest word; every time value grows per fold by at most
+    lf + 3 * (ceil(D / bw) + 1) (a write-back, a load and a streamed operand on the channel, then the
+    fold), so all times stay below (folds + 2) * that, and the exact jumps compute values of that size."""
+    dims = max(p[P_M], p[P_N], p[P_K], p[P_R], p[P_C])
+    d = 3 * max(p[P_R], p[P_C]) * dims * max(p[P_WA], p[P_WB], p[P_WACC], p[P_WOUT])
+    per_fold = p[P_LF] + 3 * (d // p[P_BW] + 2)
+    return max(d + p[P_BW], (p[P_FR] * p[P_FC] + 2) * per_fold) < INT64_LIMIT
+
+
+class _PyArrays:
+    """The numpy constructors the kernel uses, returning lists of Python ints (for pipeline_exact)."""
+    int64 = int
+
+    @staticmethod
+    def empty(n, dtype):
+        return [0] * n
+
+    zeros = empty
+
+    @staticmethod
+    def full(n, value, dtype):
+        return [value] * n
+
+
+_KERNEL_FUNCS = ("_ceil_div", "fold_io", "_step", "_same_rel", "_inner", "pipeline")
+
+
+def _exact_pipeline():
+    env = dict(globals(), np=_PyArrays)
+    for name in _KERNEL_FUNCS:
+        f = globals()[name]
+        f = f.py_func if isinstance(f, Dispatcher) else f      # a plain function under NUMBA_DISABLE_JIT
+        env[name] = types.FunctionType(f.__code__, env, name, f.__defaults__)
+    return env["pipeline"]
+
+
+_PIPELINE_PY = _exact_pipeline()
+
+
+def pipeline_exact(p) -> list:
+    """pipeline(p) over Python ints: `p` a list of ints of any size; returns [prefetch, span, write-back]."""
+    return _PIPELINE_PY([int(v) for v in p])

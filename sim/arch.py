@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lowbit.numerics._io import load_yaml
+from lowbit.numerics._resources import config_dir
 from .workload import _check_keys, _fmt, _int, format_bits
 
 __all__ = ["Arch", "Buffer", "Datapath", "load_arch", "list_arch_presets", "ARCH_DIR", "DATAFLOWS"]
 
-ARCH_DIR = Path(__file__).resolve().parents[1] / "configs" / "arch"
+ARCH_DIR = config_dir("arch")
 DATAFLOWS = ("os", "ws", "is")
 KINDS = ("mac", "lns")
 CONVERSIONS = ("table", "mitchell")

@@ -19,11 +19,12 @@ from pathlib import Path
 from lowbit.numerics import FixedFormat, FloatFormat, LNSFormat, get_format
 
 from lowbit.numerics._io import load_yaml
+from lowbit.numerics._resources import config_dir
 from .workload import _check_keys
 
 __all__ = ["EnergyTable", "Cost", "load_energy_table", "list_energy_tables", "ENERGY_DIR", "STATUSES"]
 
-ENERGY_DIR = Path(__file__).resolve().parents[1] / "configs" / "energy"
+ENERGY_DIR = config_dir("energy")
 STATUSES = ("published", "published_unverified", "derived", "synthesized", "placeholder")
 _RANK = {s: i for i, s in enumerate(STATUSES)}
 

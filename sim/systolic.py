@@ -152,15 +152,20 @@ def systolic_gemm(m, n, k, rows=None, cols=None, dataflow=None, a_format=None, b
                                  f"tile: needs {2 * (-(-tile // Q))} bits double-buffered, has {cap[skey] // Q}")
             spill = int((m if dataflow == "ws" else n) * min(C, sc) * wacc > cap["c"] // 2)
 
-    p = np.zeros(K.NPARAM, np.int64)
-    p[[K.P_FR, K.P_FC, K.P_R, K.P_C, K.P_SR, K.P_SC, K.P_T, K.P_DF]] = [fr, fc, R, C, sr, sc, t, df]
-    p[[K.P_WA, K.P_WB, K.P_WACC, K.P_WOUT, K.P_RES, K.P_YFIT, K.P_SPILL]] = [wa, wb, wacc, wout, res, yfit, spill]
-    p[[K.P_M, K.P_N, K.P_K, K.P_LF, K.P_XS]] = [m, n, k, lf, xs]
+    p = [0] * K.NPARAM
+    for i, v in ((K.P_FR, fr), (K.P_FC, fc), (K.P_R, R), (K.P_C, C), (K.P_SR, sr), (K.P_SC, sc), (K.P_T, t),
+                 (K.P_DF, df), (K.P_WA, wa), (K.P_WB, wb), (K.P_WACC, wacc), (K.P_WOUT, wout), (K.P_RES, res),
+                 (K.P_YFIT, yfit), (K.P_SPILL, spill), (K.P_M, m), (K.P_N, n), (K.P_K, k), (K.P_LF, lf),
+                 (K.P_XS, xs)):
+        p[i] = v
     if dram_bits_per_cycle is None:
         pre = span_extra = wb_cycles = 0
     else:
         p[K.P_BW] = _int(own, "dram_bits_per_cycle", dram_bits_per_cycle, 1) * Q
-        pre, span, wb_cycles = (int(v) for v in K.pipeline(p))
+        # Every count is exact: the Numba kernel in int64 where no intermediate can reach 2^62, else the
+        # same code over Python ints (a 2^40-cubed GEMM has ~2^110 cycles).
+        out = K.pipeline(np.array(p, np.int64)) if K.int64_safe(p) else K.pipeline_exact(p)
+        pre, span, wb_cycles = (int(v) for v in out)
         span_extra = span - folds * lf
 
     # Word counts (closed forms; SCALE-Sim's SRAM reads).

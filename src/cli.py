@@ -1,17 +1,14 @@
-"""The `lowbit` command line: one dispatcher, one module per subcommand in `lowbit.commands`.
-
-Subcommands are looked up by module so that each lives in its own small file; a listed module
-that is not present yet is simply not offered.
-"""
+"""The `lowbit` command line: one dispatcher, one module per subcommand in `lowbit.commands`, each
+imported here by name and registered in the order of `lowbit --help`."""
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import sys
 
+from lowbit.commands import demo, device, dse, export, formats, import_, recipes, run, sim, train, verify
+
 # The order here is the order of `lowbit --help`.
-SUBCOMMANDS = ["formats", "demo", "recipes", "run", "train", "sim", "verify", "device", "export", "import_"]
+SUBCOMMANDS = (formats, demo, recipes, run, train, sim, dse, verify, device, export, import_)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,11 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Co-design low-precision number formats, learning rules and accelerator hardware.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        modname = f"lowbit.commands.{name}"
-        if importlib.util.find_spec(modname) is None:
-            continue
-        importlib.import_module(modname).register(sub)
+    for command in SUBCOMMANDS:
+        command.register(sub)
     return parser
 
 

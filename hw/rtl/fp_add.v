@@ -14,7 +14,10 @@ module fp_add #(
     parameter MBITS = 7,
     parameter BIAS = (1 << (EBITS - 1)) - 1,
     parameter POLICY = 0,
-    parameter RBITS = 8
+    parameter RBITS = 8,
+    parameter DAZ = 0,
+    parameter FTZ = 0,
+    parameter TAFTER = 1
 ) (
     input [EBITS+MBITS:0] a_i,
     input [EBITS+MBITS:0] b_i,
@@ -34,9 +37,9 @@ module fp_add #(
     wire sa, sb, na, nb, ia, ib, za, zb;
     wire [MBITS:0] ma, mb;
     wire signed [EW-1:0] ea, eb;
-    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW)) ua (
+    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW), .DAZ(DAZ)) ua (
         .x_i(a_i), .sign_o(sa), .sig_o(ma), .exp_o(ea), .nan_o(na), .inf_o(ia), .zero_o(za));
-    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW)) ub (
+    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW), .DAZ(DAZ)) ub (
         .x_i(b_i), .sign_o(sb), .sig_o(mb), .exp_o(eb), .nan_o(nb), .inf_o(ib), .zero_o(zb));
 
     // Order by magnitude: for finite codes the magnitude bits order like the values.
@@ -79,7 +82,7 @@ module fp_add #(
     end
 
     wire [NB:0] rounded;
-    lb_fp_round #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .RBITS(RBITS), .XW(SW + 1),
+    lb_fp_round #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .RBITS(RBITS), .FTZ(FTZ), .TAFTER(TAFTER), .XW(SW + 1),
                   .EW(EW)) rnd (
         .sign_i(s_res), .x_i(x), .e0_i(e0w[EW-1:0]), .rem_i(sticky),
         .mode_i(mode_i), .sat_i(sat_i), .rand_i(rand_i), .y_o(rounded));

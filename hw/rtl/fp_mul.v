@@ -10,7 +10,10 @@ module fp_mul #(
     parameter MBITS = 3,
     parameter BIAS = (1 << (EBITS - 1)) - 1,
     parameter POLICY = 1,
-    parameter RBITS = 8
+    parameter RBITS = 8,
+    parameter DAZ = 0,
+    parameter FTZ = 0,
+    parameter TAFTER = 1
 ) (
     input [EBITS+MBITS:0] a_i,
     input [EBITS+MBITS:0] b_i,
@@ -29,9 +32,9 @@ module fp_mul #(
     wire sa, sb, na, nb, ia, ib, za, zb;
     wire [MBITS:0] ma, mb;
     wire signed [EW-1:0] ea, eb;
-    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW)) ua (
+    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW), .DAZ(DAZ)) ua (
         .x_i(a_i), .sign_o(sa), .sig_o(ma), .exp_o(ea), .nan_o(na), .inf_o(ia), .zero_o(za));
-    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW)) ub (
+    lb_fp_unpack #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .EW(EW), .DAZ(DAZ)) ub (
         .x_i(b_i), .sign_o(sb), .sig_o(mb), .exp_o(eb), .nan_o(nb), .inf_o(ib), .zero_o(zb));
 
     wire s = sa ^ sb;
@@ -39,7 +42,7 @@ module fp_mul #(
     wire signed [31:0] e0w = ea + eb - 2 * MBITS;               // exponent of p's LSB
     wire signed [EW-1:0] e0 = e0w[EW-1:0];
     wire [NB:0] rounded;
-    lb_fp_round #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .RBITS(RBITS), .XW(PW),
+    lb_fp_round #(.EBITS(EBITS), .MBITS(MBITS), .BIAS(BIAS), .POLICY(POLICY), .RBITS(RBITS), .FTZ(FTZ), .TAFTER(TAFTER), .XW(PW),
                   .EW(EW)) rnd (
         .sign_i(s), .x_i(p), .e0_i(e0), .rem_i(1'b0), .mode_i(mode_i), .sat_i(sat_i), .rand_i(rand_i),
         .y_o(rounded));

@@ -13,6 +13,10 @@
 // Overflow: sat_i = 1 clamps to +-max; sat_i = 0 follows IEEE 754 section 7.4 by mode (Inf, or NaN where
 // the format has no Inf, or max). POLICY: 0 ieee (Inf and NaNs), 1 fn (S.1..1.1..1 is NaN, no Inf),
 // 2 none (no Inf/NaN: always saturates). Widths are derived from the parameters.
+// FTZ = 1 flushes a tiny result to a zero of the result's sign (IEEE 754-2019 section 7.5 tininess:
+// TAFTER = 0 "before rounding", the exact magnitude is below 2^EMIN; TAFTER = 1 "after rounding", it is
+// still below 2^EMIN when rounded to MBITS+1 bits with an unbounded exponent). Golden model:
+// lowbit.numerics.arith (subnormals="ftz", tininess=...).
 module lb_fp_round #(
     parameter EBITS = 8,
     parameter MBITS = 7,
@@ -20,7 +24,9 @@ module lb_fp_round #(
     parameter POLICY = 0,
     parameter RBITS = 8,
     parameter XW = 16,
-    parameter EW = EBITS + 4
+    parameter EW = EBITS + 4,
+    parameter FTZ = 0,
+    parameter TAFTER = 1
 ) (
     input sign_i,
     input [XW-1:0] x_i,
@@ -50,6 +56,7 @@ module lb_fp_round #(
     reg [DW-1:0] d;
     reg [NB:0] mag;
     reg ovf, to_max;
+    reg tiny, half_u, rest_u, inc_u;
 
     always @* begin
         // Leading one by binary search: LOG steps rather than XW (loops are slow in event simulators).
@@ -92,9 +99,25 @@ module lb_fp_round #(
         mag = {{(NB + 1 - EBITS){1'b0}}, fld[EBITS-1:0]};
         mag = (mag << MBITS) + {{(NB - MBITS - 1){1'b0}}, k} + {{NB{1'b0}}, inc};
         ovf = (lead >= 0) && ((er > EFMAX_U) || (mag > MAXMAG));
+        // Tininess. Below the smallest normal the kept bits k are the subnormal significand; with an
+        // unbounded exponent one more bit (the top dropped one) would be kept, and only the binade just
+        // under 2^EMIN (er = EMIN - 1) can round up to 2^EMIN: when all those MBITS+1 bits are ones.
+        half_u = d[DW-2];
+        rest_u = (|d[DW-3:0]) | sticky;
+        case (mode_i)
+            3'd1: inc_u = half_u;
+            3'd2: inc_u = 1'b0;
+            3'd3: inc_u = ~sign_i & (half_u | rest_u);
+            3'd4: inc_u = sign_i & (half_u | rest_u);
+            3'd5: inc_u = rand_i < d[DW-2:DW-1-RBITS];
+            default: inc_u = half_u;            // the kept bits are all ones (odd): a tie rounds up
+        endcase
+        tiny = (lead >= 0) && (er < EMIN);
+        if (TAFTER != 0 && er == EMIN - 1 && (&k[MBITS-1:0]) && d[DW-1] && inc_u)
+            tiny = 1'b0;
         to_max = sat_i || (POLICY == 2) || (mode_i == 3'd2) || (mode_i == 3'd3 && sign_i) ||
                  (mode_i == 3'd4 && !sign_i);
-        if (lead < 0)
+        if (lead < 0 || (FTZ != 0 && tiny))
             y_o = {sign_i, {NB{1'b0}}};
         else if (!ovf)
             y_o = {sign_i, mag[NB-1:0]};

@@ -114,10 +114,10 @@ def _wrapper(top: str, params: dict, ports: dict, tie: dict) -> str:
 def _design(t: Target):
     """(files, module, parameters) of a target."""
     from lowbit.verify import get_unit
-    from lowbit.verify.ops import RTL_DIR
+    from lowbit.verify.ops import RTL_DIR, sweep_contract
     if t.op == "sa_pe":
         return [RTL_DIR / "sa_pe.v"], "sa_pe", {"ABITS": 8, "BBITS": 8, "ACCBITS": 32}
-    unit = get_unit(t.op, t.fmt)
+    unit = get_unit(t.op, t.fmt, sweep_contract(t.op))
     if t.top:
         return unit.rtl_paths(), t.top, {k: unit.params[k] for k in t.keep}
     return unit.rtl_paths(), unit.top, {**unit.params, **t.override}
@@ -195,13 +195,14 @@ def main(argv=None) -> int:
         rows = {t.name: rows[t.name] for t in TARGETS + SLOW if t.name in rows}
     if args.verify:
         from lowbit.verify import check_unit, get_unit
+        from lowbit.verify.ops import sweep_contract
         for t in chosen:
             r = rows[t.name]
             if t.tie or t.top or t.override or t.op == "sa_pe" or "error" in r:
                 continue   # netlists whose ports differ from the operation's are not checked
-            full = len(next(iter(get_unit(t.op, t.fmt).vectors(0, False).values()))) <= 100_000
+            full = len(next(iter(get_unit(t.op, t.fmt, sweep_contract(t.op)).vectors(0, False).values()))) <= 100_000
             rep = check_unit(t.op, t.fmt, sim=args.sim, sources=[netlists / f"{t.name}.v"], top=t.name,
-                             quick=not full, check_ports=False)
+                             quick=not full, check_ports=False, contract=sweep_contract(t.op))
             r["netlist_check"] = {"simulator": args.sim, "vectors": rep.vectors, "mismatches": rep.mismatches}
             print(f"gate-level {t.name}: {rep.vectors} vectors, {rep.mismatches} mismatches")
     for fmt in ("mxfp8_e4m3", "mxfp4_e2m1"):   # two-point fit of the MX units: T(K) = fixed + K * per_element

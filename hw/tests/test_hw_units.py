@@ -11,6 +11,7 @@ with 6 Mitchell bits instead."""
 import pytest
 
 from lowbit.verify import check_unit
+from lowbit.verify.ops import sweep_contract
 
 CASES = ([("fp_mul", f) for f in ("fp8_e4m3fn", "fp8_e5m2", "fp4_e2m1fn", "bf16")]
          + [("fp_add", f) for f in ("bf16", "fp8_e5m2", "fp8_e4m3fn", "fp4_e2m1fn")]
@@ -24,6 +25,6 @@ CASES = ([("fp_mul", f) for f in ("fp8_e4m3fn", "fp8_e5m2", "fp4_e2m1fn", "bf16"
 
 @pytest.mark.parametrize("op,fmt", CASES, ids=[f"{o}-{f}" for o, f in CASES])
 def test_unit_matches_numerics(op, fmt, sim):
-    rep = check_unit(op, fmt, sim=sim, seed=2024)
+    rep = check_unit(op, fmt, sim=sim, seed=2024, contract=sweep_contract(op))
     assert rep.vectors > 0
     assert rep.ok, rep.text()

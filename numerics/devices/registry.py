@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from lowbit.numerics._io import load_yaml
 
 from .params import DeviceParams, make_device
+from .._resources import config_dir
 
 __all__ = ["get_device", "list_devices", "register_device", "load_device", "PRESET_DIR"]
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "configs" / "devices"
+PRESET_DIR = config_dir("devices")
 _DEVICES: dict[str, DeviceParams] = {}
 _loaded = False
 
@@ -21,13 +22,9 @@ _loaded = False
 def load_device(path) -> DeviceParams:
     """Read one device YAML file into a DeviceParams (errors name the file and the key)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"device preset file {str(path)!r} does not exist")
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a device preset must be a mapping of parameter names to values")
-    data = dict(data)
+    data = dict(load_yaml(path, what="device preset"))
     kind = data.pop("kind", None)
     if "name" not in data:
         data["name"] = path.stem

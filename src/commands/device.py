@@ -14,6 +14,11 @@ import numpy as np
 
 from lowbit.numerics._io import atomic_write_bytes
 
+# Documented limit (docs/reliability.md): pulses x devices per direction. 10^6 pulses of 10 devices took
+# 163 s, 2 GB of memory and 700 MB of CSV; at 10^6 (10^5 x 10) it still took 490 MB and wrote 70 MB; at
+# the limit the CSV is about 10 MB.
+MAX_PULSES_X_DEVICES = 200_000
+
 
 def response_data(preset: str, pulses: int, devices: int, seed: int) -> dict:
     from lowbit.numerics.devices import get_device, pulse_response
@@ -68,10 +73,17 @@ def run(args) -> int:
             p = get_device(n)
             print(f"{n:<11} {p.kind:<10} {p.nominal_states:>7.0f} {p.pulse_energy_on_pj:>13.3g}  {p.source[:70]}")
         return 0
-    if args.pulses < 0 or args.devices < 1:
-        raise ValueError(f"--pulses={args.pulses} must be >= 1 (0: automatic) and --devices={args.devices} >= 1")
+    if args.pulses < 0:
+        raise ValueError(f"--pulses {args.pulses}: must be >= 1 (or 0: the preset's nominal number of states)")
+    if args.devices < 1:
+        raise ValueError(f"--devices {args.devices}: must be >= 1")
     p = get_device(args.preset)
     pulses = args.pulses or int(min(max(round(p.nominal_states), 10), 5000))
+    if pulses * args.devices > MAX_PULSES_X_DEVICES:
+        raise ValueError(f"--pulses {pulses} x --devices {args.devices} = {pulses * args.devices} device pulses "
+                         f"each way; the limit is {MAX_PULSES_X_DEVICES} (the CSV holds every pulse of every "
+                         f"device: about 10 MB at the limit); use lowbit.numerics.devices.pulse_response "
+                         f"for longer runs")
     d = response_data(args.preset, pulses, args.devices, args.seed)
     out = Path(args.out)
     stem = out / f"device_{d['preset']}"
@@ -91,7 +103,8 @@ def register(sub):
     p = sub.add_parser("device", help="plot a synaptic device preset's pulse response (N up, then N down)")
     p.add_argument("preset", nargs="?", help="device preset name (see --list)")
     p.add_argument("--list", action="store_true", help="list the device presets")
-    p.add_argument("--pulses", type=int, default=0, help="N (default: the nominal number of states, <= 5000)")
+    p.add_argument("--pulses", type=int, default=0, help="N (default: the nominal number of states, <= 5000); "
+                   f"N x devices <= {MAX_PULSES_X_DEVICES}")
     p.add_argument("--devices", type=int, default=10, help="devices drawn with device-to-device variation")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results", help="output folder (default: results/)")

@@ -9,9 +9,15 @@ def run(args) -> int:
     if args.format not in TARGETS:
         raise ValueError(f"--format {args.format!r}; allowed: {', '.join(TARGETS)}")
     model, builder = model_from_checkpoint(args.checkpoint, args.config)
+    from lowbit.export.api import ONNX_OPS
+    if args.ops is not None and args.ops not in ONNX_OPS:
+        raise ValueError(f"--ops {args.ops!r}; allowed: {', '.join(ONNX_OPS)}")
+    for flag, value in (("--ops", args.ops), ("--opset", args.opset)):
+        if value is not None and args.format != "onnx":
+            raise ValueError(f"{flag} applies to --format onnx only, not --format {args.format}")
     opts = {}
     if args.format == "onnx":
-        opts = {"opset": args.opset, "ops": args.ops}
+        opts = {"opset": args.opset, "ops": args.ops or "auto"}
     if args.format == "memh":
         opts = {"word_bits": args.word_bits, "radix": args.radix}
     if args.packing:
@@ -19,6 +25,11 @@ def run(args) -> int:
     folder = export_model(model, args.to, target=args.format, force=args.force, builder=builder, **opts)
     m = read_manifest(folder)
     print(f"exported {len(m['tensors'])} quantized weight tensors ({m['target']}) to {folder}")
+    if m.get("onnx"):
+        o = m["onnx"]
+        ort = (o.get("runtime") or {}).get("onnxruntime", "not asked")
+        print(f"  onnx opset {o['opset']}, ops {o['ops']} (onnxruntime {ort}): "
+              + ", ".join(f"{f} x{list(o['forms'].values()).count(f)}" for f in sorted(set(o['forms'].values()))))
     for name, e in m["tensors"].items():
         print(f"  {name:<28} {e['format_name']:<14} {'x'.join(map(str, e['shape']))}")
     total = sum(f["bytes"] for f in m["files"].values())
@@ -37,8 +48,10 @@ def register(sub):
     p.add_argument("--packing", choices=["bits", "trits"], default=None,
                    help="ternary weights at 2 bits (default) or 5 trits per byte")
     p.add_argument("--opset", type=int, default=None, help="onnx: the opset (default: the lowest that fits)")
-    p.add_argument("--ops", choices=["qdq", "qonnx"], default="qdq",
-                   help="onnx: DequantizeLinear where possible (qdq) or QONNX Quant/FloatQuant everywhere")
+    p.add_argument("--ops", default=None,
+                   help="onnx: auto (default: DequantizeLinear/Cast where the installed onnxruntime runs it, "
+                        "the portable Gather lowering otherwise), portable (Gather lowering everywhere), "
+                        "qdq (DequantizeLinear where the opset defines it, QONNX otherwise), qonnx")
     p.add_argument("--word-bits", type=int, default=None, dest="word_bits",
                    help="memh: bits per memory word (default: one code per word)")
     p.add_argument("--radix", choices=["hex", "bin"], default="hex", help="memh: $readmemh or $readmemb files")

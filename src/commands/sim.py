@@ -14,7 +14,9 @@ import json
 import math
 from pathlib import Path
 
-WORKLOAD_DIR = Path(__file__).resolve().parents[2] / "configs" / "workloads"
+from lowbit.numerics._resources import config_dir
+
+WORKLOAD_DIR = config_dir("workloads")
 DEFAULT_COMPARE = "sa32_fp32,sa32_bf16,sa32_fp8,lns_madam_pe"
 
 
@@ -28,6 +30,8 @@ def register(subparsers):
     p.add_argument("--energy", help="energy table name or YAML (default: the arch's)")
     p.add_argument("--out", default="results/sim", help="output folder for JSON/CSV/PNG (default: results/sim)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    p.add_argument("--details", action="store_true",
+                   help="print every GEMM (cycles, utilization, stalls, traffic) and the full energy breakdown")
     p.set_defaults(func=run)
 
 
@@ -48,7 +52,27 @@ def _fmt_bits(b):
     return f"{b:.0f} bit"
 
 
-def _print_report(r):
+def _per_update(r) -> str:
+    if math.isnan(r.pj_per_weight_update):
+        return "n/a (the workload updates no weights)"
+    return f"{r.pj_per_weight_update:.1f} pJ ({r.weight_updates:,} weights)"
+
+
+def _print_summary(r, pes: int):
+    """A few lines per report: the totals and where the energy goes."""
+    util = r.macs / (r.cycles * pes) if r.cycles else 0.0
+    print(f"\n== {r.workload} on {r.arch} (energy table {r.energy_table}) ==")
+    print(f"step: {r.cycles:,} cycles ({r.seconds * 1e3:.3f} ms), {r.macs:,} MACs in {len(r.gemms)} GEMMs"
+          + f", utilization {util:.1%} of {pes:,} PEs")
+    shares = sorted(r.breakdown["component"].items(), key=lambda kv: -kv[1])
+    print(f"energy per step: {r.pj_per_step / 1e6:.3f} uJ = "
+          + ", ".join(f"{c} {pj / r.pj_per_step:.0%}" for c, pj in shares if pj / r.pj_per_step >= 0.005))
+    print(f"energy per weight update: {_per_update(r)}")
+    for n in r.notes:
+        print(f"note: {n}")
+
+
+def _print_details(r, pes: int):
     print(f"\n== {r.workload} on {r.arch} (energy table {r.energy_table}) ==")
     print(f"{'GEMM':<26} {'m':>7} {'n':>6} {'k':>7} {'cycles':>11} {'util':>6} {'stall':>10} "
           f"{'SRAM rd+wr':>12} {'DRAM rd+wr':>12}")
@@ -60,8 +84,7 @@ def _print_report(r):
     print(f"\n{'component':<16} {'energy (uJ)':>12} {'share':>7}")
     for comp, pj in r.breakdown["component"].items():
         print(f"{comp:<16} {pj / 1e6:>12.3f} {pj / r.pj_per_step:>7.1%}")
-    per = "-" if math.isnan(r.pj_per_weight_update) else f"{r.pj_per_weight_update:.1f} pJ"
-    print(f"{'total':<16} {r.pj_per_step / 1e6:>12.3f}   per weight update: {per} ({r.weight_updates} weights)")
+    print(f"{'total':<16} {r.pj_per_step / 1e6:>12.3f}   per weight update: {_per_update(r)}")
     print(f"step: {r.cycles} cycles ({r.seconds * 1e3:.3f} ms), {r.macs} MACs")
     weak = sorted({a['status'] for a in r.actions.values()} - {"published"})
     if weak:
@@ -116,12 +139,13 @@ def run(args) -> int:
     if args.arch and args.compare:
         archs = [args.arch] + [a for a in archs if a != args.arch]
     wpath = _workload_path(args.workload)
-    reports = []
+    reports, pes = [], []
     for a in archs:
         A = load_arch(a)
         reports.append(simulate(Workload.load(wpath, datapath=A.datapath), A, args.energy))
-    for r in reports:
-        _print_report(r)
+        pes.append(A.rows * A.cols)
+    for r, n in zip(reports, pes):
+        (_print_details if args.details else _print_summary)(r, n)
     if len(reports) > 1:
         base = reports[0]
         print(f"\n{'arch':<16} {'uJ/step':>12} {'pJ/weight update':>17} {'vs ' + base.arch:>18} "

@@ -18,7 +18,10 @@ from .memh import read_memh, write_memh
 from .safetensors_target import read_safetensors, write_safetensors
 from .store import read_manifest, write_directory
 
-__all__ = ["export_tensors", "load_tensors", "load_values", "as_encoded", "TARGETS", "register_target"]
+__all__ = ["export_tensors", "load_tensors", "load_values", "as_encoded", "TARGETS", "register_target", "ONNX_OPS"]
+
+# The onnx target's lowerings (onnx_target.py; named here so that callers need not import onnx)
+ONNX_OPS = ("auto", "qdq", "qonnx", "portable")
 
 # target name -> (write(folder, encs, options) -> manifest body, read(folder, manifest) -> {name: enc} or None)
 TARGETS: dict = {}

@@ -110,9 +110,28 @@ def export_model(model, to, target: str = "packed", force: bool = False, builder
                           files={STATE_FILE: save(state)}, **options)
 
 
-def load_exported(folder, build=None):
+def _weights(folder: Path, manifest: dict, runtime: str | None) -> dict:
+    """{name: decoded weight values}: decoded in numpy from the stored codes, or (runtime="onnxruntime",
+    onnx exports) the outputs of model.onnx executed by onnxruntime."""
+    if runtime is None:
+        return {name: decode_tensor(enc) for name, enc in load_tensors(folder).items()}
+    if runtime != "onnxruntime":
+        raise ValueError(f"runtime={runtime!r}; allowed: None (decode in numpy), 'onnxruntime'")
+    if manifest.get("target") != "onnx":
+        raise ValueError(f"{folder}: runtime='onnxruntime' needs an onnx export, this one is {manifest.get('target')!r}")
+    from .onnx_runtime import run_model
+    load_tensors(folder)   # verifies every file and the codes before the graph is run
+    outs = run_model(folder / manifest["file"])
+    if set(outs) != set(manifest["tensors"]):
+        raise ValueError(f"{folder}: model.onnx outputs {sorted(outs)} are not the manifest's tensors")
+    return outs
+
+
+def load_exported(folder, build=None, runtime: str | None = None):
     """The model of a model export, rebuilt and in eval mode (see the module docstring). `build()` returns
-    the architecture (plain torch layers) when the export names no builder."""
+    the architecture (plain torch layers) when the export names no builder. `runtime="onnxruntime"`
+    (onnx exports) takes the weights from running model.onnx in onnxruntime instead of decoding them
+    here: the deployed graph's values, which the tests require to give the same outputs bit for bit."""
     load = require("safetensors.torch", "a model export").load
     from lowbit.nn import quantize_model
     from lowbit.recipes import QuantSpec, recipe_from_dict
@@ -136,11 +155,11 @@ def load_exported(folder, build=None):
     quantize_model(module, recipe, seed=info["seed"], rank=info["rank"])
     params = dict(module.named_parameters())
     state = load((folder / info["state_file"]).read_bytes())
-    for name, enc in load_tensors(folder).items():
+    for name, values in _weights(folder, manifest, runtime).items():
         if name not in params:
             raise ValueError(f"{folder}: tensor {name!r} has no parameter in the rebuilt model")
         shape = tuple(info["layers"][name[: -len(".weight")]]["weight_shape"])
-        state[name] = torch.from_numpy(np.ascontiguousarray(decode_tensor(enc))).to(params[name].dtype).reshape(shape)
+        state[name] = torch.from_numpy(np.ascontiguousarray(values)).to(params[name].dtype).reshape(shape)
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -17,8 +17,9 @@ import numpy as np
 
 from lowbit.numerics import FixedFormat
 
-from .codec import EncodedTensor, is_scaled, layout_of
-from .manifest import encoded_from_entry, float32_from_hex
+from .codec import EncodedTensor, is_scaled, layout_of, same_values
+from .manifest import codes_from_array, encoded_from_entry, float32_from_hex
+from .onnx_portable import table_of
 from .spec import format_from_spec
 
 __all__ = ["read_onnx"]
@@ -62,6 +63,28 @@ def _dq_scale_layout(s: np.ndarray, probe: EncodedTensor) -> np.ndarray:
     return np.moveaxis(s, probe.axis, -1).reshape(target)
 
 
+def _stream(name: str, get, key: str, fmt, count: int) -> np.ndarray:
+    """Codes of a portable form's packed uint8 stream, after checking its value table is the format's."""
+    if not same_values(np.asarray(get(key + "_table")), table_of(fmt)):
+        raise ValueError(f"tensor {name!r}: the value table {key}_table is not the values of {fmt.name}")
+    return codes_from_array(np.asarray(get(key)), int(fmt.bits), count, "bits", f"tensor {name!r} {key}")
+
+
+def _portable(name: str, fmt, elem, probe: EncodedTensor, get):
+    """(codes, scales) of the portable form: the packed streams (and fp32 scales) in lowbit's layout."""
+    codes = _stream(name, get, "codes", elem, int(probe.codes.size))
+    if not is_scaled(fmt):
+        return codes, None
+    if fmt.scale_format is None:
+        s = np.asarray(get("scale"))
+        if s.dtype != np.float32 or s.shape != probe.scales.shape:
+            raise ValueError(f"tensor {name!r}: float32 scales of shape {list(probe.scales.shape)} expected, "
+                             f"{s.dtype} {list(s.shape)} found")
+        return codes, s.view(np.uint32).astype(np.int64)
+    scales = _stream(name, get, "scale_codes", fmt.scale_format, int(probe.scales.size))
+    return codes, scales.reshape(probe.scales.shape)
+
+
 def _tensor(name: str, entry: dict, get) -> EncodedTensor:
     fmt = format_from_spec(entry["format"], f"tensor {name!r} format")
     shape, axis, form = tuple(entry["shape"]), entry["layout"]["axis"], entry["onnx"]["form"]
@@ -78,6 +101,10 @@ def _tensor(name: str, entry: dict, get) -> EncodedTensor:
         if is_scaled(fmt):
             codes = _to_layout(codes, probe)
             scales = _scale_codes(_dq_scale_layout(np.asarray(get("scale")), probe), fmt)
+    elif form == "wide_int":
+        codes = np.asarray(get("codes"), np.int64) % (1 << elem.bits)   # integers -> two's complement codes
+    elif form == "portable":
+        codes, scales = _portable(name, fmt, elem, probe, get)
     elif form == "qonnx":
         x = np.asarray(get("x"), np.float64)
         if is_scaled(fmt):

@@ -1,18 +1,24 @@
 """The `onnx` target: `model.onnx`, a graph with one float32 output per tensor, equal to the lowbit
-values bit for bit (checked with onnx.reference.ReferenceEvaluator in the tests).
+values bit for bit (checked with onnxruntime and with onnx.reference.ReferenceEvaluator in the tests).
 
-Per tensor (forms chosen by onnx_map.py):
+Per tensor (forms chosen by onnx_map.py, onnx_runtime.py and onnx_portable.py):
 - `dq`: codes as an initializer of their ONNX type -> DequantizeLinear(x, scale[, axis][, block_size])
   with float32 scales (per tensor: a scalar; per channel of a 2-D weight: per-axis; per block: blocked
   along the axis, the last block ragged, as DequantizeLinear-21 defines) -> Mul by NVFP4's fp32 tensor
   scale. Elements times scales are exact in float32 except for the single final rounding the lowbit
   value has too.
 - `cast`: fp16/bf16/e8m0 stored as themselves -> Cast to float32 (fp32 itself: Identity).
+- `portable`: packed uint8 codes -> Gather from the format's value table -> scales (onnx_portable.py):
+  only operators every onnxruntime CPU build has.
+- `wide_int` (auto/portable; fixed point whose values need float64, e.g. int32): the integers as an
+  INT64 initializer -> Cast to DOUBLE -> Mul by 2^-frac_bits; a float64 output, as `Format.quantize`.
 - `qonnx`: float32 values -> QONNX FloatQuant / Quant (domain qonnx.custom_op.general) with the format's
   parameters; on values already on the grid these are the identity, so the output is exact.
-`ops="qdq"` (default) takes dq/cast where the opset allows and qonnx otherwise; `ops="qonnx"` uses QONNX
-for every quantized format. `opset=None` picks the lowest opset (>= 19) that makes every tensor native.
-The model's metadata holds the manifest's tensor entries (`lowbit_manifest`).
+`ops="auto"` (default) takes dq/cast where the installed onnxruntime runs that exact form (asked of
+onnxruntime once, onnx_runtime.py) and portable otherwise; `ops="portable"` takes portable everywhere;
+`ops="qdq"` takes dq/cast where the opset allows and qonnx otherwise; `ops="qonnx"` uses QONNX for
+every quantized format. `opset=None` picks the lowest opset (>= 19) that makes every native tensor
+native. The model's metadata holds the manifest's tensor entries (`lowbit_manifest`).
 """
 from __future__ import annotations
 
@@ -26,26 +32,20 @@ from onnx import helper, numpy_helper
 
 from lowbit.numerics import FloatFormat
 
+from .api import ONNX_OPS
 from .codec import EncodedTensor, decode_tensor, is_scaled, quantize_dtype
 from .manifest import tensor_entry
 from .onnx_map import (MAX_OPSET, MIN_OPSET, cannot_express, is_fixed, native_element, qonnx_float_ok,
                        whole_float)
+from .onnx_portable import MAX_BITS, lower, lower_wide_int, unlayout, why_not, why_not_wide
+from .onnx_runtime import probe_record, runs_cast, runs_dequantize, runtime_version, scale_kind
 from .store import SCHEMA, VERSION
 
 __all__ = ["write_onnx", "QONNX_DOMAIN", "FILE"]
 
 FILE = "model.onnx"
 QONNX_DOMAIN = "qonnx.custom_op.general"
-OPS = ("qdq", "qonnx")
-
-
-def _original(enc: EncodedTensor, arr: np.ndarray) -> np.ndarray:
-    """Element codes (or values) of the scaled layout back in the tensor's own shape and axis order."""
-    if enc.fmt.granularity == "tensor":
-        return arr.reshape(-1)[: int(np.prod(enc.shape))].reshape(enc.shape)
-    if enc.padded:
-        arr = arr[..., : arr.shape[-1] - enc.padded]
-    return np.moveaxis(arr, -1, enc.axis).reshape(enc.shape) if enc.shape else arr.reshape(())
+OPS = ONNX_OPS
 
 
 def _scale_values(enc: EncodedTensor) -> np.ndarray:
@@ -67,17 +67,35 @@ def _scale_values(enc: EncodedTensor) -> np.ndarray:
 def _dq_scale(enc: EncodedTensor):
     """(scale array, DequantizeLinear attributes) for the tensor's granularity (blocks need opset 21)."""
     fmt, s, nd = enc.fmt, _scale_values(enc), len(enc.shape)
-    if fmt.granularity == "tensor" or nd <= 1 and fmt.granularity == "channel":
-        return s.reshape(()), {}
+    if fmt.granularity == "tensor" or nd <= 1 and fmt.granularity == "channel" or s.size == 1:
+        return s.reshape(()), {}   # one scale: per tensor (onnxruntime refuses block_size with one scale)
     if fmt.granularity == "channel" and nd == 2:
         return s.reshape(-1), {"axis": 1 - enc.axis}  # one scale per index of the other axis
     block = fmt.block if fmt.granularity == "block" else enc.shape[enc.axis]
     return np.moveaxis(s, -1, enc.axis), {"axis": enc.axis, "block_size": int(block)}
 
 
-def _plan(enc: EncodedTensor, opset: int, ops: str) -> str:
+def _runtime_native(enc: EncodedTensor, form: str, opset: int, probes: dict) -> bool:
+    """Does the installed onnxruntime run this native form exactly (onnx_runtime.py; asked once)?"""
+    installed = runtime_version() is not None
+    if form == "cast":
+        tp, dt, _ = whole_float(enc.fmt, opset)
+        question = f"Cast {TP.DataType.Name(tp)} -> FLOAT, opset {opset}"
+        answer = installed and runs_cast(tp, np.dtype(dt).name, opset)
+    else:
+        tp, dt, _, _ = native_element(enc.element_format, opset)
+        kind = scale_kind(_dq_scale(enc)[1]) if is_scaled(enc.fmt) else "tensor"
+        question = f"DequantizeLinear {TP.DataType.Name(tp)} ({kind} scale), opset {opset}"
+        answer = installed and runs_dequantize(tp, np.dtype(dt).name, kind, opset)
+    probes[question] = answer
+    return answer
+
+
+def _plan(enc: EncodedTensor, opset: int, ops: str, probes: dict | None = None) -> str:
     fmt = enc.fmt
     elem = enc.element_format
+    if ops in ("auto", "portable"):
+        return _plan_runtime(enc, opset, ops, {} if probes is None else probes)
     if np.dtype(quantize_dtype(fmt)) != np.float32:
         raise cannot_express(fmt, "its values need float64 and ONNX dequantizes to float32")
     if not (is_fixed(elem) or isinstance(elem, FloatFormat)):
@@ -91,6 +109,32 @@ def _plan(enc: EncodedTensor, opset: int, ops: str) -> str:
     if is_fixed(elem) or qonnx_float_ok(elem):
         return "qonnx"
     raise cannot_express(fmt, f"no ONNX type at opset {opset} and QONNX FloatQuant lacks its encoding")
+
+
+def _plan_runtime(enc: EncodedTensor, opset: int, ops: str, probes: dict) -> str:
+    """auto: the native form where onnxruntime runs it exactly, else portable; portable: portable
+    (fp32 itself: Cast, which every runtime has)."""
+    fmt, elem = enc.fmt, enc.element_format
+    if np.dtype(quantize_dtype(fmt)) != np.float32:   # e.g. int32: integers -> float64 (Cast, Mul)
+        why = why_not_wide(enc)
+        if why is not None:
+            raise cannot_express(fmt, why)
+        return "empty" if int(np.prod(enc.shape)) == 0 else "wide_int"
+    if int(np.prod(enc.shape)) == 0:
+        return "empty"
+    whole = not is_scaled(fmt) and whole_float(fmt, opset)
+    if whole and (elem.bits > MAX_BITS or ops == "auto" and _runtime_native(enc, "cast", opset, probes)):
+        return "cast"
+    if ops == "auto" and not whole and native_element(elem, opset):
+        try:
+            if _runtime_native(enc, "dq", opset, probes):
+                return "dq"
+        except ValueError:   # scales ONNX cannot hold as float32 (cannot_express): portable decides
+            pass
+    why = why_not(enc)
+    if why is not None:
+        raise cannot_express(fmt, why)
+    return "portable"
 
 
 def _const(name: str, arr) -> onnx.TensorProto:
@@ -107,8 +151,13 @@ def _typed(codes: np.ndarray, elem, dtype) -> np.ndarray:
 def _nodes(name: str, enc: EncodedTensor, form: str, opset: int):
     """(nodes, initializers, domain opset needed) producing float32 output `name`."""
     fmt, elem, p = enc.fmt, enc.element_format, f"{name}::"
+    if form == "portable":
+        return (*lower(name, enc), 0)
+    if form == "wide_int":
+        return (*lower_wide_int(name, enc), 0)
     if form == "empty":
-        return [helper.make_node("Identity", [p + "empty"], [name])], [_const(p + "empty", np.zeros(enc.shape, np.float32))], 0
+        zeros = np.zeros(enc.shape, quantize_dtype(fmt))
+        return [helper.make_node("Identity", [p + "empty"], [name])], [_const(p + "empty", zeros)], 0
     if form == "cast":
         tp, dt, op = whole_float(fmt, opset)
         words = enc.codes.astype({1: np.uint8, 2: np.uint16, 4: np.uint32}[np.dtype(dt).itemsize])
@@ -119,7 +168,7 @@ def _nodes(name: str, enc: EncodedTensor, form: str, opset: int):
     if form == "dq":
         tp, dt, op, _ = native_element(elem, opset)
         if is_scaled(fmt):
-            codes = _original(enc, enc.codes)
+            codes = unlayout(enc, enc.codes)
             scale, attrs = _dq_scale(enc)
         else:
             codes, attrs = enc.codes, {}
@@ -132,7 +181,7 @@ def _nodes(name: str, enc: EncodedTensor, form: str, opset: int):
         if is_scaled(fmt):
             s = _scale_values(enc).astype(np.float64)
             per = np.repeat(s, fmt.block if fmt.granularity == "block" else enc.codes.shape[-1], axis=-1)
-            scale = _original(enc, per.reshape(enc.codes.shape)).astype(np.float32)
+            scale = unlayout(enc, per.reshape(enc.codes.shape)).astype(np.float32)
             vals = vals.astype(np.float32)
         else:
             scale = np.float32(2.0 ** -elem.frac_bits) if is_fixed(elem) else np.float32(1.0)
@@ -155,6 +204,29 @@ def _nodes(name: str, enc: EncodedTensor, form: str, opset: int):
         inits.append(_const(p + "tensor_scale", np.float32(enc.tensor_scale)))
         nodes.append(helper.make_node("Mul", [p + "pre", p + "tensor_scale"], [name]))
     return nodes, inits, int(form == "qonnx")
+
+
+def _native_opset(enc: EncodedTensor) -> int | None:
+    """The lowest opset with a native (dq/cast, full width) form of the tensor; None if there is none."""
+    try:
+        opset = _needed_opset(enc, "qdq")
+    except ValueError:
+        return None
+    form = _plan(enc, opset, "qdq")
+    return opset if form in ("dq", "cast") else None
+
+
+def _auto_opset(encs: dict, probes: dict) -> int:
+    """The lowest opset at which every tensor onnxruntime runs natively is native (the rest portable):
+    shrink the set of native tensors until onnxruntime runs each of them at the opset they need."""
+    need = {name: _native_opset(enc) for name, enc in encs.items() if int(np.prod(enc.shape))}
+    native = {name for name, op in need.items() if op is not None}
+    while True:
+        opset = max([MIN_OPSET] + [need[name] for name in native])
+        keep = {name for name in native if _plan(encs[name], opset, "auto", probes) in ("dq", "cast")}
+        if keep == native:
+            return opset
+        native = keep
 
 
 def _needed_opset(enc: EncodedTensor, ops: str) -> int:
@@ -180,22 +252,25 @@ def _needed_opset(enc: EncodedTensor, ops: str) -> int:
 
 
 def write_onnx(folder: Path, encs: dict, options: dict) -> dict:
-    ops = options.get("ops", "qdq")
+    ops = options.get("ops", "auto")
     if ops not in OPS:
         raise ValueError(f"ops={ops!r}; allowed: {', '.join(OPS)}")
-    opset = options.get("opset")
-    if opset is None:
+    opset, probes = options.get("opset"), {}
+    if opset is None and ops == "auto":
+        opset = _auto_opset(encs, probes)
+    elif opset is None:
         opset = max([MIN_OPSET] + [_needed_opset(e, ops) for e in encs.values()])
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(f"opset={opset!r}; allowed: {MIN_OPSET}..{MAX_OPSET}")
     nodes, inits, outputs, entries, forms, qonnx = [], [], [], {}, {}, 0
     for name, enc in encs.items():
-        form = _plan(enc, opset, ops)
+        form = _plan(enc, opset, ops, probes)
         n, i, q = _nodes(name, enc, form, opset)
         nodes += n
         inits += i
         qonnx |= q
-        outputs.append(helper.make_tensor_value_info(name, TP.FLOAT, list(enc.shape)))
+        out_type = helper.np_dtype_to_tensor_dtype(np.dtype(quantize_dtype(enc.fmt)))   # float32 (int32: float64)
+        outputs.append(helper.make_tensor_value_info(name, out_type, list(enc.shape)))
         entries[name] = tensor_entry(enc)
         entries[name]["onnx"] = {"output": name, "form": form}
         forms[name] = form
@@ -206,4 +281,7 @@ def write_onnx(folder: Path, encs: dict, options: dict) -> dict:
     helper.set_model_props(model, {"lowbit_manifest": meta})
     onnx.checker.check_model(model, full_check=not qonnx)
     onnx.save(model, str(folder / FILE))
-    return {"tensors": entries, "file": FILE, "onnx": {"opset": opset, "ops": ops, "forms": forms}}
+    record = {"opset": opset, "ops": ops, "forms": forms}
+    if ops == "auto":   # what the choice between native and portable forms was based on
+        record["runtime"] = probe_record(runtime_version(), probes)
+    return {"tensors": entries, "file": FILE, "onnx": record}

@@ -4,7 +4,9 @@ Writing: every file goes into a fresh hidden folder next to the target (`.NAME.p
 fsynced, the manifest (with the sha256 and size of every file, and a hash of the manifest itself) is
 written last, and the folder is renamed onto the target in one step (POSIX rename(2) is atomic within
 one filesystem). A failed export removes its partial folder; a crash leaves only a hidden folder without
-a manifest, which never loads. An existing target is refused unless force=True, and even then only an
+a manifest, which never loads; such leftovers (`.NAME.partial-PID-*`, and `.NAME.old-PID-*`, the previous
+export a killed `--force` run had moved aside) are removed by the next successful export of the same
+target once process PID is gone (docs/reliability.md). An existing target is refused unless force=True, and even then only an
 empty folder or an earlier lowbit export is replaced, never an arbitrary directory.
 
 Loading checks, and says which file is wrong and how: missing folder or manifest, foreign JSON, schema
@@ -16,9 +18,10 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
+
+from lowbit.numerics._io import make_temp_dir, remove_stale
 
 __all__ = ["SCHEMA", "VERSION", "MANIFEST", "write_directory", "read_manifest", "sha256_file"]
 
@@ -71,7 +74,7 @@ def write_directory(target, write_files, force: bool = False) -> Path:
             raise ValueError(f"target {target} exists and is not a lowbit export (no {MANIFEST} with schema "
                              f"{SCHEMA!r}); refusing to replace it even with force")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    tmp = make_temp_dir(target.parent, f".{target.name}.partial-")
     try:
         body = write_files(tmp)
         files = {}
@@ -89,7 +92,7 @@ def write_directory(target, write_files, force: bool = False) -> Path:
         for d in sorted({p.parent for p in tmp.rglob("*")} | {tmp}, key=lambda q: -len(q.parts)):
             _fsync(d)
         if target.exists():
-            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            old = target.parent / f".{target.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             os.rename(target, old)
             try:
                 os.rename(tmp, target)
@@ -106,6 +109,8 @@ def write_directory(target, write_files, force: bool = False) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for kind in ("partial", "old"):      # what killed exports of this target left behind
+        remove_stale(target.parent, f".{target.name}.{kind}-")
     return target
 
 

@@ -131,11 +131,21 @@ class QAttention(QuantizedLayer, nn.Module):
         r, c, n, i = self.lowbit_recipe, self.lowbit_ctx, self.lowbit_name, self.lowbit_id
         self.lowbit_sites = [_site(r, c, n, i, 1, b_is_weight=False), _site(r, c, n, i, 2, b_is_weight=False)]
 
-    def forward(self, x):
+    def _heads(self, x):
+        """q (scaled by 1/sqrt(d)), k, v as (B*H, T, d) from the quantized qkv projection of x (B, T, E)."""
         b, t, e = x.shape
         h, d = self.num_heads, e // self.num_heads
         qkv = self.qkv(x).reshape(b, t, 3, h, d).permute(2, 0, 3, 1, 4).reshape(3, b * h, t, d)
-        q, k, v = qkv[0] / math.sqrt(d), qkv[1], qkv[2]
+        return qkv[0] / math.sqrt(d), qkv[1], qkv[2]
+
+    def _merge(self, o, x):
+        """The output projection of the heads' outputs o (B*H, T, d), back to (B, T, E)."""
+        b, t, e = x.shape
+        return self.proj(o.reshape(b, self.num_heads, t, e // self.num_heads).transpose(1, 2).reshape(b, t, e))
+
+    def forward(self, x):
+        t = x.shape[1]
+        q, k, v = self._heads(x)
         call = self._call_index()
         s = qgemm(q, k, None, self.lowbit_sites[0], call)                   # (BH, T, T), reduction over d
         if self.causal:
@@ -143,8 +153,7 @@ class QAttention(QuantizedLayer, nn.Module):
             s = s.masked_fill(mask, float("-inf"))
         p = torch.softmax(s, dim=-1)
         o = qgemm(p, v.transpose(-1, -2).contiguous(), None, self.lowbit_sites[1], call)  # reduction over keys
-        o = o.reshape(b, h, t, d).transpose(1, 2).reshape(b, t, e)
-        return self.proj(o)
+        return self._merge(o, x)
 
     def extra_repr(self):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, causal={self.causal}, " \

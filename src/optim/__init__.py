@@ -1,13 +1,13 @@
-"""lowbit.optim: optimizers as pure step functions in thin torch.optim shells (see base.py).
-Engineers add their exports below with one import line each."""
-from .base import FunctionalOptimizer
-from .lowp import LowpHP, LowpOptimizer
-from .registry import build_optimizer, list_optimizers, register_optimizer
-
-__all__ = ["FunctionalOptimizer"]
-__all__ += ["LowpHP", "LowpOptimizer", "build_optimizer", "list_optimizers", "register_optimizer"]
+"""lowbit.optim: optimizers as pure step functions in one base class (base.py), by name in one registry
+(registry.py), all configured by one hyper-parameter record (`OptimSpec`, spec.py)."""
+from .base import FunctionalOptimizer, UpdateEvent
+from .spec import OptimSpec
+from .lowp import LowpOptimizer
 from .madam import Madam, MadamHP
 from .lns_madam import LNSMadam, LNSMadamHP
 from .integer_madam import IntegerMadam, IntegerMadamHP
-__all__ += ["Madam", "MadamHP", "LNSMadam", "LNSMadamHP", "IntegerMadam", "IntegerMadamHP"]
-from . import lns_recipes  # noqa: F401  (registers madam/lns_madam/integer_madam and the lns_* recipes)
+from .registry import OPTIMIZERS, OptimizerInfo, build_optimizer, list_optimizers
+
+__all__ = ["FunctionalOptimizer", "UpdateEvent", "OptimSpec", "LowpOptimizer", "Madam", "MadamHP", "LNSMadam",
+           "LNSMadamHP", "IntegerMadam", "IntegerMadamHP", "OPTIMIZERS", "OptimizerInfo", "build_optimizer",
+           "list_optimizers"]

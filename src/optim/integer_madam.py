@@ -55,7 +55,7 @@ class IntegerMadam(MadamBase):
     """See the module docstring. State per parameter: level (int64), sign (int64 in {-1, 0, 1}),
     w_max (float), v, step."""
     hp_class = IntegerMadamHP
-    sim_name = "lns_madam"   # the same work: normalized gradient, integer round, one integer add
+    sim_rule = "lns_madam"   # the same work: normalized gradient, integer round, one integer add
 
     def __init__(self, params, hp=None, **overrides):
         super().__init__(params, hp, **overrides)
@@ -99,7 +99,7 @@ class IntegerMadam(MadamBase):
         p.copy_(self.weights(p))
         target = madam_target(w_old, gs, hp.lr * math.log(hp.base), state["w_max"])
         record_update(self.update_stats, target - w_old.double(), p.double() - w_old.double(), p == w_old)
-        self._count(p, state, sr=hp.rounding == "stochastic")
+        self._report(p, state, state_format=hp.state_format, sr=hp.rounding == "stochastic")
 
     def load_state_dict(self, state_dict):
         if "lowbit_format_tag" not in state_dict:

@@ -116,7 +116,7 @@ class LNSMadam(MadamBase):
     """See the module docstring. State per parameter: codes (int64), scale (float64, per tensor or per
     row), max_mag (int64 clamp per row), v, step."""
     hp_class = LNSMadamHP
-    sim_name = "lns_madam"
+    sim_rule = "lns_madam"
 
     def __init__(self, params, hp=None, **overrides):
         super().__init__(params, hp, **overrides)
@@ -174,7 +174,7 @@ class LNSMadam(MadamBase):
         target = madam_target(_rows(w_old.cpu()), _rows(gs.cpu()), hp.code_lr / fmt.gamma * math.log(2), wmax)
         target = target.reshape(p.shape).to(p.device)
         record_update(self.update_stats, target - w_old.double(), p.double() - w_old.double(), p == w_old)
-        self._count(p, state, weight_format=fmt.name, sr=hp.rounding == "stochastic")
+        self._report(p, state, weight_format=fmt.name, state_format=hp.state_format, sr=hp.rounding == "stochastic")
 
     def load_state_dict(self, state_dict):
         if "lowbit_format_tag" not in state_dict:

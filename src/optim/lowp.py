@@ -19,34 +19,19 @@ fraction of nonzero u whose stored state (w and c) is bit-identical after the wr
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from lowbit.numerics import KahanAccumulator
 
-from .base import FunctionalOptimizer
+from .base import FunctionalOptimizer, UpdateEvent
+from .spec import OptimSpec
 
-__all__ = ["LowpHP", "LowpOptimizer"]
+__all__ = ["LowpOptimizer"]
 
 
-@dataclass(frozen=True)
-class LowpHP:
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    adam: bool = False
-    betas: tuple = (0.9, 0.999)
-    eps: float = 1e-8
-    weight_format: str | None = None
-    weight_scaling: str = "none"
-    state_format: str = "fp32"
-    arith_format: str | None = None
-    rounding: str = "nearest_even"
-    kahan: bool = False
-    eco: bool = False
-    rbits: int = 16
-    seed: int = 0
+def _momentum(hp) -> float:
+    """The heavy-ball coefficient the spec's optimizer uses (plain SGD and AdamW: none)."""
+    return hp.momentum if hp.name == "momentum" else 0.0
 
 
 def _quantizer(fmt, scaling="none", rbits=16):
@@ -56,34 +41,31 @@ def _quantizer(fmt, scaling="none", rbits=16):
 
 
 class LowpOptimizer(FunctionalOptimizer):
-    hp_class = LowpHP
+    """SGD (`name: sgd`), momentum SGD (`momentum`) and AdamW (`adamw`); the hyper-parameters are the
+    recipe's `OptimSpec` itself (checked when it is made), `seed` drives the stochastic write-back."""
+    hp_class = OptimSpec
 
-    def __init__(self, params, hp=None, **overrides):
+    def __init__(self, params, hp=None, seed: int = 0, **overrides):
         super().__init__(params, hp, **overrides)
         hp = self.hp
-        if hp.eco and (hp.adam or hp.momentum <= 0 or not hp.weight_format):
-            raise ValueError("LowpOptimizer: eco=True needs momentum SGD (momentum > 0, adam=False) and a "
-                             "weight_format (weights stored without a master copy)")
-        if hp.kahan and (not hp.weight_format or hp.weight_scaling != "none"):
-            raise ValueError("LowpOptimizer: kahan=True needs an unscaled weight_format (e.g. bf16)")
+        from .registry import OPTIMIZERS
+        if OPTIMIZERS[hp.name].cls is not LowpOptimizer:
+            raise ValueError(f"LowpOptimizer: name={hp.name!r} is not one of its optimizers; allowed: "
+                             f"{', '.join(n for n, i in OPTIMIZERS.items() if i.cls is LowpOptimizer)}")
+        self.seed = seed
         self._qw = _quantizer(hp.weight_format, hp.weight_scaling, hp.rbits)
         self._qs = _quantizer(hp.state_format if hp.state_format != "fp32" else None)
         self._qa = _quantizer(hp.arith_format)
-        self.update_stats = {"abs_u": 0.0, "applied": 0.0, "nonzero": 0, "unchanged": 0}
-        self.counter, self.count_formats = None, {}
-        pid = 0
         with torch.no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    self.state[p]["pid"] = pid
-                    pid += 1
                     if self._qw is not None:   # weights start on the storage grid
                         p.copy_(self._wq(p, "nearest_even", 0))
 
     def state_format_tag(self) -> str:
         h = self.hp
         return f"LowpOptimizer(w={h.weight_format},{h.weight_scaling};state={h.state_format};" \
-               f"arith={h.arith_format};kahan={h.kahan};eco={h.eco};adam={h.adam})"
+               f"arith={h.arith_format};kahan={h.kahan};eco={h.eco};adam={h.name == 'adamw'})"
 
     def _wq(self, t, rounding, seed):
         flat = t.reshape(t.shape[0], -1) if t.dim() > 1 else t
@@ -130,27 +112,26 @@ class LowpOptimizer(FunctionalOptimizer):
                 if key in flat:
                     for p, st, part in zip(ps, sts, flat[key].split(sizes)):
                         st[key] = part.view_as(p).clone()
-            if self.counter is not None:
-                for p, st in zip(ps, sts):
-                    self._count(p, st)
+            for p, st in zip(ps, sts):
+                self._report(p, st)
         return loss
 
     def _step_param(self, p, grad, state, hp):
         p.copy_(self._update(p.detach(), grad.detach().float(), state, hp))
-        if self.counter is not None:
-            self._count(p, state)
+        self._report(p, state)
 
     def _update(self, w, grad, state, hp):
         """One update of the tensor w (a parameter or all of them flattened): returns the new stored
         weights; updates `state` (step, m, v, c) and the update statistics."""
         from lowbit.nn import derive_seed
         r = self._r
+        adam, momentum = hp.name == "adamw", _momentum(hp)
         t = state.get("step", 0) + 1
         state["step"] = t
         g = r(grad)
-        if hp.weight_decay and not hp.adam:
+        if hp.weight_decay and not adam:
             g = r(g + r(hp.weight_decay * w))
-        if hp.adam:
+        if adam:
             b1, b2 = hp.betas
             m = state.get("m", torch.zeros_like(w))
             v = state.get("v", torch.zeros_like(w))
@@ -161,14 +142,14 @@ class LowpOptimizer(FunctionalOptimizer):
             u = r(-hp.lr * r(mhat / r(r(vhat.sqrt()) + hp.eps)))
             if hp.weight_decay:
                 u = r(u - r(hp.lr * hp.weight_decay * w))
-        elif hp.momentum:
+        elif momentum:
             m = state.get("m", torch.zeros_like(w))
-            m = self._s(r(r(hp.momentum * m) + g), rounded=True)
+            m = self._s(r(r(momentum * m) + g), rounded=True)
             state["m"] = m
             u = r(-hp.lr * m)
         else:
             u = r(-hp.lr * g)
-        seed = derive_seed(hp.seed, 0x5EED, state["pid"], t)
+        seed = derive_seed(self.seed, 0x5EED, state["pid"], t)
         if self._qw is None:              # fp32 master weights
             new = w + u
             eff_old, eff_new, same = w, new, new == w
@@ -189,39 +170,22 @@ class LowpOptimizer(FunctionalOptimizer):
             eff_old, eff_new, same = w, new, new == w
             if hp.eco:
                 e = (target - new.double()).float()
-                state["m"] = self._s(state["m"] + (1 - 1 / hp.momentum) * e / hp.lr)
+                state["m"] = self._s(state["m"] + (1 - 1 / momentum) * e / hp.lr)
         nz = u != 0
         s = self.update_stats
         s["abs_u"] += float(u.abs().sum())
         s["applied"] += float((torch.sign(u) * (eff_new - eff_old)).sum())
+        s["abs_err"] += float((eff_new.double() - eff_old.double() - u.double()).abs().sum())
         s["nonzero"] += int(nz.sum())
         s["unchanged"] += int((nz & same).sum())
         return new
 
-    def _count(self, p, state):
-        """Elementwise update work and traffic of this parameter (sim.training.update_work)."""
-        from lowbit.sim import StepFormats, update_work
-        h, f = self.hp, self.count_formats
-        fmt = StepFormats(weight=f.get("weight", h.weight_format or "fp32"),
-                          activation=f.get("activation", "fp32"), grad_output=f.get("grad_output", "fp32"),
-                          grad_weight=f.get("grad_weight", ""), update=h.arith_format or "fp32",
-                          state=h.state_format, master="" if h.weight_format else "fp32")
-        name = "adamw" if h.adam else ("momentum" if h.momentum else "sgd")
-        layer = f.get("names", {}).get(state["pid"], f"param{state['pid']}")
-        self.counter.extra.extend(update_work(layer, p.numel(), fmt, name, sr=h.rounding == "stochastic",
-                                              kahan=h.kahan))
-        self.counter.writes(p.numel())
-
-    def lost_fraction(self) -> float | None:
-        s = self.update_stats
-        return None if s["abs_u"] == 0 else 1.0 - s["applied"] / s["abs_u"]
-
-    def unchanged_fraction(self) -> float | None:
-        s = self.update_stats
-        return None if s["nonzero"] == 0 else s["unchanged"] / s["nonzero"]
-
-    def set_lr(self, lr: float):
-        import dataclasses
-        for g in self.param_groups:
-            g["hp"] = dataclasses.replace(g["hp"], lr=float(lr))
-        self.hp = self.param_groups[0]["hp"]
+    def _report(self, p, state):
+        """Report this parameter's update (elementwise update work and traffic) to the observer."""
+        def event():
+            h = self.hp
+            rule = "adamw" if h.name == "adamw" else ("momentum" if _momentum(h) else "sgd")
+            return UpdateEvent(state["pid"], p.numel(), rule, h.weight_format or "fp32", h.state_format,
+                               h.arith_format or "fp32", "" if h.weight_format else "fp32",
+                               sr=h.rounding == "stochastic", kahan=h.kahan)
+        self._observe(event)

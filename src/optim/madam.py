@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import FunctionalOptimizer
+from .base import FunctionalOptimizer, UpdateEvent, new_update_stats, record_update
 
-__all__ = ["MadamHP", "Madam", "normalized_grad", "madam_step", "madam_target", "NONFINITE"]
+__all__ = ["MadamHP", "Madam", "normalized_grad", "madam_step", "madam_target", "NONFINITE", "new_update_stats",
+           "record_update"]
 
 NONFINITE = ("skip", "zero", "raise")
 
@@ -91,37 +92,9 @@ def madam_step(w: torch.Tensor, g: torch.Tensor, state: dict, hp: MadamHP):
     return new, {"step": t, "v": v, "max": wmax}, gs
 
 
-def new_update_stats() -> dict:
-    """Updates lost to rounding, in the convention of docs/training.md: with u the intended change of
-    a weight and a its actual change, lost = 1 - sum(sign(u) a) / sum|u|; `unchanged` = the fraction of
-    nonzero u that left the stored weight bit-identical; relative error = sum|a - u| / sum|u|. A plain
-    dict (as LowpOptimizer's) so that training checkpoints can save and restore it."""
-    return {"abs_u": 0.0, "applied": 0.0, "abs_err": 0.0, "nonzero": 0, "unchanged": 0, "skipped": 0}
-
-
-def record_update(s: dict, u: torch.Tensor, a: torch.Tensor, same: torch.Tensor) -> None:
-    u, a = u.double(), a.double()
-    nz = u != 0
-    s["abs_u"] += float(u.abs().sum())
-    s["applied"] += float((torch.sign(u) * a).sum())
-    s["abs_err"] += float((a - u).abs().sum())
-    s["nonzero"] += int(nz.sum())
-    s["unchanged"] += int((nz & same).sum())
-
-
 class MadamBase(FunctionalOptimizer):
-    """Shared shell: parameter ids, non-finite screening, update statistics, op counting."""
-    sim_name = "madam"
-
-    def __init__(self, params, hp=None, **overrides):
-        super().__init__(params, hp, **overrides)
-        self.update_stats = new_update_stats()
-        self.counter, self.count_formats = None, {}
-        pid = 0
-        for group in self.param_groups:
-            for p in group["params"]:
-                self.state[p]["pid"] = pid
-                pid += 1
+    """Shared shell: non-finite screening and the update event of the Madam family."""
+    sim_rule = "madam"
 
     def _grad(self, grad, state, hp):
         g = screen_grad(type(self).__name__, grad.detach(), hp.nonfinite, state["pid"])
@@ -129,41 +102,10 @@ class MadamBase(FunctionalOptimizer):
             self.update_stats["skipped"] += 1
         return g
 
-    def lost_fraction(self):
-        s = self.update_stats
-        return None if s["abs_u"] == 0 else 1.0 - s["applied"] / s["abs_u"]
-
-    def unchanged_fraction(self):
-        s = self.update_stats
-        return None if s["nonzero"] == 0 else s["unchanged"] / s["nonzero"]
-
-    def relative_update_error(self):
-        s = self.update_stats
-        return None if s["abs_u"] == 0 else s["abs_err"] / s["abs_u"]
-
-    @property
-    def skipped(self) -> int:
-        return self.update_stats["skipped"]
-
-    def set_lr(self, lr: float):
-        """Change every group's lr (training-loop schedules); hyperparameters stay frozen values."""
-        import dataclasses
-        for g in self.param_groups:
-            g["hp"] = dataclasses.replace(g["hp"], lr=float(lr))
-        self.hp = self.param_groups[0]["hp"]
-
-    def _count(self, p, state, weight_format="fp32", sr=False):
-        """Update work of this parameter for the simulator (sim.training.update_work)."""
-        if self.counter is None:
-            return
-        from lowbit.sim import StepFormats, update_work
-        f = self.count_formats
-        fmt = StepFormats(weight=f.get("weight", weight_format), activation=f.get("activation", "fp32"),
-                          grad_output=f.get("grad_output", "fp32"), grad_weight=f.get("grad_weight", ""),
-                          update="fp32", state=getattr(self.hp, "state_format", "fp32"), master="")
-        layer = f.get("names", {}).get(state["pid"], f"param{state['pid']}")
-        self.counter.extra.extend(update_work(layer, p.numel(), fmt, self.sim_name, sr=sr))
-        self.counter.writes(p.numel())
+    def _report(self, p, state, weight_format="fp32", state_format="fp32", sr=False):
+        """Report this parameter's update (its work: the normalized gradient and the multiplicative step)."""
+        self._observe(lambda: UpdateEvent(state["pid"], p.numel(), self.sim_rule, weight_format, state_format,
+                                          "fp32", "", sr=sr))
 
 
 class Madam(MadamBase):
@@ -179,4 +121,4 @@ class Madam(MadamBase):
         record_update(self.update_stats, madam_target(w, gs, hp.lr, st["max"]) - w.double(), new - w, new == w)
         state.update(st)
         p.copy_(new)
-        self._count(p, state)
+        self._report(p, state)

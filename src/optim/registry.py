@@ -1,62 +1,105 @@
-"""The optimizer registry: `build_optimizer(spec, params, seed)` turns a recipe's `OptimSpec` into a
-torch optimizer. Built in: `sgd`, `momentum`, `adamw` (LowpOptimizer: low-precision states and write-back).
-Other areas register theirs (e.g. Madam / LNS-Madam from the LNS helper) with
-`register_optimizer(name, factory)`, factory(params, spec: OptimSpec, seed: int) -> torch.optim.Optimizer.
-A name not registered but exported by `lowbit.optim` as a class of the same name (case and underscores
-ignored, e.g. `lns_madam` -> `LNSMadam`) is built as `cls(params, lr=spec.lr)`.
+"""The optimizer registry: every optimizer lowbit trains with, by name, in ONE table (`OPTIMIZERS`).
+
+An entry says which class implements the name, which `OptimSpec` fields it reads (every other field must
+keep its default: OptimSpec checks that when it is made), how many state tensors it keeps per weight, and
+how a spec becomes the class's hyper-parameters (`hp(spec, seed)`; the low-precision shell takes the spec
+itself). `build_optimizer(spec, params, seed)` builds it; an unknown name is a ValueError listing the names.
+
+  sgd, momentum, adamw   LowpOptimizer (lowp.py): low-precision states and write-back, Kahan, ECO
+  madam                  Madam on float weights (madam.py; Bernstein et al. 2020)
+  lns_madam              LNS-Madam, weights only as LNS codes (lns_madam.py; Zhao et al.): weight_format is
+                         the LNS format (element, or a *_tensor / *_channel preset whose granularity wins),
+                         weight_scaling channel -> per-row scales, rounding nearest_even or stochastic (of
+                         the integer code step), rbits, state_format (of v), p_scale
+  integer_madam          Madam on integer log levels (integer_madam.py): rounding, rbits, state_format, p_scale
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["register_optimizer", "list_optimizers", "build_optimizer"]
+from lowbit.numerics import LNSFormat, ScaledFormat, get_format
 
-_OPTIMIZERS: dict[str, Callable] = {}
+from .base import FunctionalOptimizer
+from .integer_madam import IntegerMadam, IntegerMadamHP
+from .lns_madam import LNSMadam, LNSMadamHP
+from .lowp import LowpOptimizer
+from .madam import Madam, MadamHP
 
-
-def register_optimizer(name: str, factory: Callable, replace: bool = False):
-    if name in _OPTIMIZERS and not replace and _OPTIMIZERS[name] is not factory:
-        raise ValueError(f"optimizer name {name!r} is already registered")
-    _OPTIMIZERS[name] = factory
-    return factory
-
-
-def _lowp(params, spec, seed, momentum, adam):
-    from .lowp import LowpOptimizer
-    return LowpOptimizer(params, lr=spec.lr, momentum=momentum, weight_decay=spec.weight_decay, adam=adam,
-                         betas=tuple(spec.betas), eps=spec.eps, weight_format=spec.weight_format,
-                         weight_scaling=spec.weight_scaling, state_format=spec.state_format,
-                         arith_format=spec.arith_format, rounding=spec.rounding, kahan=spec.kahan, eco=spec.eco,
-                         rbits=spec.rbits, seed=seed)
+__all__ = ["OptimizerInfo", "OPTIMIZERS", "list_optimizers", "build_optimizer"]
 
 
-register_optimizer("sgd", lambda params, spec, seed: _lowp(params, spec, seed, 0.0, False))
-register_optimizer("momentum", lambda params, spec, seed: _lowp(params, spec, seed, spec.momentum, False))
-register_optimizer("adamw", lambda params, spec, seed: _lowp(params, spec, seed, 0.0, True))
+@dataclass(frozen=True)
+class OptimizerInfo:
+    cls: type                           # a FunctionalOptimizer subclass
+    uses: tuple                         # the OptimSpec fields (besides name) this optimizer reads
+    states: int                         # state tensors per weight (train_bits_per_weight)
+    hp: Callable | None = None          # (spec, seed) -> cls's hyper-parameters; None: the spec itself
+
+    def check(self, spec) -> None:
+        """Build the hyper-parameters once (seed 0) so that their own checks run at load time."""
+        if self.hp is not None:
+            self.hp(spec, 0)
 
 
-def _exported_class(name: str):
-    import lowbit.optim as lo
-    key = name.replace("_", "").lower()
-    for attr in getattr(lo, "__all__", dir(lo)):
-        obj = getattr(lo, attr, None)
-        if isinstance(obj, type) and attr.replace("_", "").lower() == key:
-            return obj
-    return None
+_LOWP = ("lr", "weight_decay", "weight_format", "weight_scaling", "state_format", "arith_format", "rounding",
+         "kahan", "rbits")
+
+
+def _code_rounding(spec) -> str:
+    if spec.rounding not in ("nearest_even", "stochastic"):
+        raise ValueError(f"optimizer: rounding={spec.rounding!r} for {spec.name!r} (rounding of the integer "
+                         "code step); allowed: nearest_even, stochastic")
+    return "stochastic" if spec.rounding == "stochastic" else "nearest"
+
+
+def _p_scale(spec) -> dict:
+    return {} if spec.p_scale is None else {"p_scale": spec.p_scale}
+
+
+def _madam_hp(spec, seed):
+    return MadamHP(lr=spec.lr, **_p_scale(spec))
+
+
+def _lns_madam_hp(spec, seed):
+    fmt = get_format(spec.weight_format or "lns8")
+    gran = "channel" if spec.weight_scaling == "channel" else "tensor"
+    if isinstance(fmt, ScaledFormat):    # lns8_tensor / lns8_channel: the element format and its granularity
+        gran = fmt.granularity if fmt.granularity in ("tensor", "channel") else gran
+        fmt = fmt.element
+    if not isinstance(fmt, LNSFormat):
+        raise ValueError(f"optimizer: weight_format={spec.weight_format!r} for 'lns_madam' must be an LNS format "
+                         "(e.g. lns8, lns8_tensor)")
+    return LNSMadamHP(format=fmt.name, lr=spec.lr, rounding=_code_rounding(spec), rbits=spec.rbits,
+                      granularity=gran, state_format=spec.state_format, seed=seed, **_p_scale(spec))
+
+
+def _integer_madam_hp(spec, seed):
+    return IntegerMadamHP(lr=spec.lr, rounding=_code_rounding(spec), rbits=spec.rbits,
+                          state_format=spec.state_format, seed=seed, **_p_scale(spec))
+
+
+OPTIMIZERS: dict[str, OptimizerInfo] = {
+    "sgd": OptimizerInfo(LowpOptimizer, _LOWP, 0),
+    "momentum": OptimizerInfo(LowpOptimizer, _LOWP + ("momentum", "eco"), 1),
+    "adamw": OptimizerInfo(LowpOptimizer, _LOWP + ("betas", "eps"), 2),
+    "madam": OptimizerInfo(Madam, ("lr", "p_scale"), 1, _madam_hp),
+    "lns_madam": OptimizerInfo(LNSMadam, ("lr", "weight_format", "weight_scaling", "rounding", "rbits",
+                                          "state_format", "p_scale"), 1, _lns_madam_hp),
+    "integer_madam": OptimizerInfo(IntegerMadam, ("lr", "rounding", "rbits", "state_format", "p_scale"), 1,
+                                   _integer_madam_hp),
+}
 
 
 def list_optimizers() -> list[str]:
-    import lowbit.optim  # noqa: F401  (plugins register on import)
-    return list(_OPTIMIZERS)
+    return list(OPTIMIZERS)
 
 
-def build_optimizer(spec, params, seed: int = 0):
+def build_optimizer(spec, params, seed: int = 0) -> FunctionalOptimizer:
     """The optimizer named by `spec.name` over `params`; `seed` drives its stochastic rounding."""
-    import lowbit.optim  # noqa: F401
-    factory = _OPTIMIZERS.get(spec.name)
-    if factory is None:
-        cls = _exported_class(spec.name)
-        if cls is None:
-            raise ValueError(f"unknown optimizer {spec.name!r}; known: {', '.join(_OPTIMIZERS)}")
-        return cls(params, lr=spec.lr)
-    return factory(params, spec, seed)
+    info = OPTIMIZERS.get(spec.name)
+    if info is None:
+        raise ValueError(f"optimizer: name={spec.name!r}; allowed: {', '.join(OPTIMIZERS)}")
+    if info.hp is None:
+        return info.cls(params, spec, seed=seed)
+    return info.cls(params, info.hp(spec, seed))

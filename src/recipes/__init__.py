@@ -1,27 +1,25 @@
 """lowbit.recipes: named training recipes (frozen values, not subclasses; docs/design.md "src").
 
-Public API: `get_recipe(name_or_dict)`, `list_recipes()`, `register_recipe(recipe, replace=False)`,
-`resolve_recipe(entry)` (a name, a Recipe, or a mapping `{base: NAME, ...overrides}` from YAML), the value
-types `Recipe`, `QuantSpec`, `AccSpec`, `OptimSpec`, and `recipe_from_dict` / `recipe_to_dict`.
+Public API: `get_recipe(name_or_dict)`, `list_recipes()`, `register_recipe(recipe, replace=False)` (a
+user's own recipe), `resolve_recipe(entry)` (a name, a Recipe, or a mapping `{base: NAME, ...overrides}`
+from YAML), the value types `Recipe`, `QuantSpec`, `AccSpec`, `OptimSpec`, and `recipe_from_dict` /
+`recipe_to_dict`.
 
-Other areas plug their recipes in with `register_recipe` at import of their package; the modules listed
-in `PLUGIN_MODULES` are imported (if present) before the registry is first read, so `lowbit recipes`
-and `lowbit run` see them (e.g. the LNS helper's `lns_madam`, registered from `lowbit.optim`).
+Every built-in recipe is defined in this package and listed here, in `RECIPE_SOURCES` (the order of
+`lowbit recipes`): builtin.py (fp32, bf16, fp8, MX, fp4, int, ternary, ECO) and lns.py (LNS-Madam).
 """
 from __future__ import annotations
 
-import importlib
-
 from .builtin import builtin_recipes
+from .lns import lns_recipes
 from .spec import (AccSpec, OptimSpec, QuantSpec, Recipe, TENSOR_CLASSES, recipe_from_dict, recipe_to_dict,
                    spec_from_dict)
 
 __all__ = ["get_recipe", "list_recipes", "register_recipe", "resolve_recipe", "Recipe", "QuantSpec", "AccSpec",
-           "OptimSpec", "TENSOR_CLASSES", "recipe_from_dict", "recipe_to_dict", "spec_from_dict", "PLUGIN_MODULES"]
+           "OptimSpec", "TENSOR_CLASSES", "recipe_from_dict", "recipe_to_dict", "spec_from_dict", "RECIPE_SOURCES"]
 
-PLUGIN_MODULES = ["lowbit.optim", "lowbit.analog"]
+RECIPE_SOURCES = (builtin_recipes, lns_recipes)
 _REGISTRY: dict[str, Recipe] = {}
-_plugins_loaded = False
 
 
 def register_recipe(recipe: Recipe, replace: bool = False) -> Recipe:
@@ -34,21 +32,7 @@ def register_recipe(recipe: Recipe, replace: bool = False) -> Recipe:
     return recipe
 
 
-def _load_plugins():
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for mod in PLUGIN_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:   # the plugin exists but is broken: say so
-                raise
-
-
 def list_recipes() -> list[str]:
-    _load_plugins()
     return list(_REGISTRY)
 
 
@@ -58,7 +42,6 @@ def get_recipe(name) -> Recipe:
         return name
     if not isinstance(name, str):
         raise ValueError(f"recipe must be a name or a Recipe, got {type(name).__name__}")
-    _load_plugins()
     if name not in _REGISTRY:
         raise ValueError(f"unknown recipe {name!r}; known: {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
@@ -80,5 +63,6 @@ def resolve_recipe(entry, owner: str = "recipe") -> Recipe:
     return recipe_from_dict(entry, owner=owner)
 
 
-for _r in builtin_recipes():
-    register_recipe(_r)
+for _source in RECIPE_SOURCES:
+    for _r in _source():
+        register_recipe(_r)

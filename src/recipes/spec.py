@@ -16,8 +16,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from lowbit.checks import check_format as _check_format, check_number as _check_number
 from lowbit.numerics import get_format
 from lowbit.numerics.rounding import parse_rounding
+from lowbit.optim.spec import OptimSpec
 
 __all__ = ["QuantSpec", "AccSpec", "OptimSpec", "Recipe", "TENSOR_CLASSES", "SCALINGS", "ESTIMATORS",
            "spec_from_dict", "recipe_from_dict", "recipe_to_dict", "from_fields"]
@@ -25,26 +27,8 @@ __all__ = ["QuantSpec", "AccSpec", "OptimSpec", "Recipe", "TENSOR_CLASSES", "SCA
 TENSOR_CLASSES = ("weight", "input", "output", "grad_output", "grad_weight", "grad_input")
 SCALINGS = ("none", "tensor", "channel", "block")
 ESTIMATORS = ("ste", "dge")
-OPTIMIZERS_BUILTIN = ("sgd", "momentum", "adamw")
 
 
-def _check_format(owner: str, key: str, name):
-    if not isinstance(name, str):
-        raise ValueError(f"{owner}: {key}={name!r} must be a format name (see `lowbit formats`)")
-    try:
-        return get_format(name)
-    except ValueError as exc:
-        raise ValueError(f"{owner}: {key}={name!r}: {exc}") from None
-
-
-def _check_number(owner, key, v, lo=None, hi=None, integer=False, lo_open=False):
-    ok_type = (int,) if integer else (int, float)
-    if isinstance(v, bool) or not isinstance(v, ok_type):
-        raise ValueError(f"{owner}: {key}={v!r} must be {'an integer' if integer else 'a number'}")
-    if lo is not None and (v < lo or (lo_open and v == lo)):
-        raise ValueError(f"{owner}: {key}={v!r} must be {'>' if lo_open else '>='} {lo}")
-    if hi is not None and v > hi:
-        raise ValueError(f"{owner}: {key}={v!r} must be <= {hi}")
 
 
 @dataclass(frozen=True)
@@ -112,62 +96,6 @@ class AccSpec:
 
 
 @dataclass(frozen=True)
-class OptimSpec:
-    """Optimizer and the precision of its write-back (src/optim/lowp.py)."""
-    name: str = "momentum"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    betas: tuple = (0.9, 0.999)
-    eps: float = 1e-8
-    weight_format: str | None = None    # None: fp32 master weights; else weights live only in this format
-    weight_scaling: str = "none"        # scaling of the stored weights (per output channel for 'channel')
-    state_format: str = "fp32"          # momentum / moments storage
-    arith_format: str | None = None     # every optimizer op rounded to this format (pure 16-bit training)
-    rounding: str = "nearest_even"      # rounding of the weight write-back
-    kahan: bool = False                 # Kahan-compensated write-back (compensation kept in weight_format)
-    eco: bool = False                   # ECO: inject the write-back error into the momentum
-    rbits: int = 16
-    p_scale: float | None = None        # Madam family: |w| clamp at p_scale * RMS(w0) (None: the published 3)
-
-    def __post_init__(self):
-        own = "optimizer"
-        if self.p_scale is not None:
-            _check_number(own, "p_scale", self.p_scale, 0, lo_open=True)
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"{own}: name={self.name!r} must be an optimizer name (see `lowbit recipes`)")
-        _check_number(own, "lr", self.lr, 0, lo_open=True)
-        _check_number(own, "momentum", self.momentum, 0, 1)
-        _check_number(own, "weight_decay", self.weight_decay, 0)
-        _check_number(own, "eps", self.eps, 0, lo_open=True)
-        betas = tuple(self.betas) if isinstance(self.betas, (list, tuple)) else self.betas
-        if not isinstance(betas, tuple) or len(betas) != 2:
-            raise ValueError(f"{own}: betas={self.betas!r} must be two numbers in [0, 1)")
-        for b in betas:
-            _check_number(own, "betas", b, 0, 0.999999)
-        object.__setattr__(self, "betas", betas)
-        for key in ("weight_format", "arith_format"):
-            if getattr(self, key) is not None:
-                _check_format(own, key, getattr(self, key))
-        _check_format(own, "state_format", self.state_format)
-        if self.weight_scaling not in SCALINGS[:3]:
-            raise ValueError(f"{own}: weight_scaling={self.weight_scaling!r}; allowed: none, tensor, channel")
-        try:
-            parse_rounding(self.rounding)
-        except ValueError as exc:
-            raise ValueError(f"{own}: rounding={self.rounding!r}: {exc}") from None
-        for key in ("kahan", "eco"):
-            if not isinstance(getattr(self, key), bool):
-                raise ValueError(f"{own}: {key}={getattr(self, key)!r} must be true or false")
-        _check_number(own, "rbits", self.rbits, 1, 23, integer=True)
-        if self.kahan and self.weight_format is None:
-            raise ValueError(f"{own}: kahan=true needs weight_format (the format the weight and its "
-                             "compensation live in, e.g. bf16)")
-        if self.eco and (self.weight_format is None or self.momentum == 0 and self.name != "adamw"):
-            raise ValueError(f"{own}: eco=true needs weight_format (no master weights) and a momentum > 0")
-
-
-@dataclass(frozen=True)
 class Recipe:
     name: str
     description: str = ""
@@ -213,8 +141,7 @@ class Recipe:
         """Bits kept per weight during training: stored weight (master or not), Kahan buffer, states."""
         o = self.optimizer
         w = get_format(o.weight_format).bits if o.weight_format else 32
-        n_state = {"sgd": 0, "momentum": 1, "adamw": 2}.get(o.name, 1)
-        return float(w * (2 if o.kahan else 1) + n_state * get_format(o.state_format).bits)
+        return float(w * (2 if o.kahan else 1) + o.n_states * get_format(o.state_format).bits)
 
 
 # ---- dict / YAML round trip (every key validated) ----

@@ -21,15 +21,22 @@ import torch.nn.functional as F
 from lowbit.nn import NonFiniteError, counting, get_context, quantize_model
 from lowbit.optim import build_optimizer
 
-from .data import batch_indices, load_data
-from .models import build_model
+from .data import batch_indices, load_data, load_text
+from .models import GPT, VOCAB, build_model, count_parameters
 from .ptq import evaluate_ptq
 from .config import config_to_dict
+from .resume import check_resume
+from .threads import single_threaded
 
-__all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint"]
+__all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint", "check_datapath", "UpdateWorkCounter"]
 
 
-def lr_at(base: float, schedule: str, step: int, total: int) -> float:
+def lr_at(base: float, schedule: str, step: int, total: int, warmup: int = 0) -> float:
+    """lr of `step` (0-based) of `total`: a linear warm-up over the first `warmup` steps (base * (step+1) /
+    warmup), then the schedule over the remaining steps (cosine / linear decay to 1% of base)."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    step, total = step - warmup, total - warmup
     if schedule == "constant" or total <= 1:
         return base
     frac = step / (total - 1)
@@ -60,51 +67,108 @@ def _evaluate(model, x, y):
     return loss, acc
 
 
+def _evaluate_lm(model, x, y, batch: int = 16):
+    """(nats per byte, next-byte accuracy) of the model on the fixed validation windows."""
+    model.eval()
+    tot, hit, n = 0.0, 0, 0
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            out = model(x[i:i + batch])
+            yy = y[i:i + batch]
+            tot += float(F.cross_entropy(out.reshape(-1, VOCAB), yy.reshape(-1), reduction="sum"))
+            hit += int((out.argmax(-1) == yy).sum())
+            n += yy.numel()
+    model.train()
+    return tot / n, hit / n
+
+
 def _param_layers(model):
     return {id(p): name.rpartition(".")[0] or name for name, p in model.named_parameters()}
 
 
-def _energy(workload, datapath):
-    try:
-        from lowbit.sim import energy_per_update
-    except ImportError:
-        return None, "lowbit.sim.energy_per_update is not available yet"
-    try:
-        rep = energy_per_update(workload, datapath)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    return {"pj_per_step": float(rep.pj_per_step), "pj_per_weight_update": float(rep.pj_per_weight_update)}, ""
+class UpdateWorkCounter:
+    """The optimizer's observer while a step is counted: each `UpdateEvent` becomes the simulator's
+    elementwise update work and weight traffic (sim.training.update_work), recorded into the step's
+    OpCounter with the layer name and the formats of the recipe's tensor classes."""
+
+    def __init__(self, counter, recipe, layer_names: dict):
+        self.counter, self.names = counter, layer_names
+        self.formats = {"weight": recipe.weight.format, "activation": recipe.input.format,
+                        "grad_output": recipe.grad_output.format, "grad_weight": recipe.grad_weight.format}
+
+    def __call__(self, ev) -> None:
+        from lowbit.sim import StepFormats, update_work
+        f = self.formats
+        fmt = StepFormats(weight=f["weight"], activation=f["activation"], grad_output=f["grad_output"],
+                          grad_weight=f["grad_weight"], update=ev.update_format, state=ev.state_format,
+                          master=ev.master)
+        layer = self.names.get(ev.pid, f"param{ev.pid}")
+        self.counter.extra.extend(update_work(layer, ev.numel, fmt, ev.rule, sr=ev.sr, kahan=ev.kahan))
+        self.counter.writes(ev.numel)
 
 
+def _energy(workload: dict, datapath) -> dict:
+    """Energy of one counted training step on the recipe's datapath (errors propagate: a bad datapath
+    was already refused when the run started)."""
+    from lowbit.sim import Workload, energy_per_update
+    rep = energy_per_update(Workload.from_dict(workload), datapath)
+    return {"pj_per_step": float(rep.pj_per_step), "pj_per_weight_update": float(rep.pj_per_weight_update)}
+
+
+def check_datapath(recipe) -> None:
+    """A recipe's datapath must name a simulator architecture (preset or YAML): one ValueError line."""
+    from lowbit.sim import load_arch
+    try:
+        load_arch(recipe.datapath)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ValueError(f"recipe {recipe.name!r}: datapath={recipe.datapath!r}: {exc}") from None
+
+
+@single_threaded      # bit-identical whatever the caller's thread count (docs/reliability.md)
 def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: bool = False, rank: int = 0,
-              world: int = 1, wrap=None, max_steps: int | None = None) -> dict:
+              world: int = 1, wrap=None, max_steps: int | None = None, model_fn=None) -> dict:
     """Train `recipe` under `cfg` with `seed`; returns the run's metrics (and checkpoints to ckpt_path).
 
     `wrap(model) -> model` lets a caller wrap the quantized model (DDP); `rank`/`world` shard batches.
-    `max_steps` stops early (tests of resume). NaN/Inf raise NonFiniteError after the last good checkpoint."""
+    `max_steps` stops early (tests of resume). NaN/Inf raise NonFiniteError after the last good checkpoint.
+    `model_fn(seed) -> nn.Module` trains the caller's own model instead of `cfg.model` (called after
+    torch.manual_seed(seed)); for data kind text its forward maps (B, T) int64 bytes to (B, T, 256) logits.
+    Its checkpoints then need that model to be rebuilt (`lowbit export` rebuilds only `cfg.model`)."""
     t0 = time.perf_counter()
-    data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
-                     cfg.data.outlier_scale, cfg.data.scale_spread)
-    model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, seed)
+    check_datapath(recipe)
+    text = cfg.data.kind == "text"
+    if text:   # a byte-level language model (model kind gpt): see data.TextData
+        data = load_text(cfg.data.path, cfg.data.test_fraction, cfg.model.context)
+        model = _own_model(model_fn, seed) if model_fn is not None else build_model(cfg.model, VOCAB, VOCAB, (), seed)
+        x_val, y_val = data.eval_windows(cfg.model.context, cfg.data.eval_bytes)
+        evaluate = lambda m: _evaluate_lm(m, x_val, y_val)   # noqa: E731
+    else:
+        data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
+                         cfg.data.outlier_scale, cfg.data.scale_spread)
+        model = _own_model(model_fn, seed) if model_fn is not None else build_model(
+            cfg.model, data.n_features, data.n_classes, data.image_shape, seed)
+        evaluate = lambda m: _evaluate(m, data.x_test, data.y_test)   # noqa: E731
     quantize_model(model, recipe, seed=seed, rank=rank)
     ctx = get_context(model)
     net = wrap(model) if wrap is not None else model
     opt = build_optimizer(recipe.optimizer, model.parameters(), seed)
     layer_of = _param_layers(model)
-    if hasattr(opt, "count_formats"):
-        opt.count_formats = {"weight": recipe.weight.format, "activation": recipe.input.format,
-                             "grad_output": recipe.grad_output.format, "grad_weight": recipe.grad_weight.format,
-                             "names": {i: layer_of[id(p)] for i, p in enumerate(model.parameters())}}
-    n = len(data.x_train)
-    spe = math.ceil(n / cfg.batch_size)
-    total = cfg.epochs * spe
+    pid_names = {i: layer_of[id(p)] for i, p in enumerate(model.parameters())}
+    if text:   # an epoch = as many windows as the training part holds
+        n = len(data.train)
+        spe = max(1, n // (cfg.batch_size * cfg.model.context))
+    else:
+        n = len(data.x_train)
+        spe = math.ceil(n / cfg.batch_size)
+    total = cfg.steps if cfg.steps is not None else cfg.epochs * spe
     state = {"step": 0, "loss_curve": [], "eval": [], "running": 0.0, "count": 0, "workload": None}
+    if isinstance(model, GPT):
+        state["attn_stats"] = []
     if resume:
         ck = load_checkpoint(ckpt_path)
+        check_resume(ck, cfg, recipe, seed, ckpt_path)
         model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        if hasattr(opt, "update_stats"):
-            opt.update_stats = dict(ck["update_stats"])
+        opt.load_state_dict(ck["optimizer"])   # with its update statistics
         state.update(ck["state"])
         torch.set_rng_state(ck["rng"]["torch"])
         np.random.set_state(ck["rng"]["numpy"])
@@ -114,7 +178,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
         if ckpt_path is not None and rank == 0:
             save_checkpoint(ckpt_path, {
                 "model": model.state_dict(), "optimizer": opt.state_dict(), "state": dict(state),
-                "update_stats": dict(getattr(opt, "update_stats", {})), "recipe": recipe.name, "seed": seed,
+                "recipe": recipe.name, "seed": seed,
                 "config": config_to_dict(cfg),  # so `lowbit export` can rebuild the model on its own
                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}})
 
@@ -123,34 +187,41 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
     while state["step"] < stop:
         step = state["step"]
         epoch, i = divmod(step, spe)
-        idx = batch_indices(n, cfg.batch_size, seed, epoch, i)
-        idx = idx[rank::world]
-        lr = lr_at(base_lr, cfg.lr_schedule, step, total)
-        if hasattr(opt, "set_lr"):
-            opt.set_lr(lr)
+        if text:
+            xb, yb = data.batch(cfg.batch_size, cfg.model.context, seed, step)
+            xb, yb = xb[rank::world], yb[rank::world]
         else:
-            for g in opt.param_groups:
-                g["lr"] = lr
+            idx = batch_indices(n, cfg.batch_size, seed, epoch, i)
+            idx = idx[rank::world]
+            xb, yb = data.x_train[idx], data.y_train[idx]
+        lr = lr_at(base_lr, cfg.lr_schedule, step, total, cfg.warmup_steps)
+        opt.set_lr(lr)
         ctx.step = step
         count = state["workload"] is None
         with counting(model, name=f"{recipe.name}_step") as c:
             if not count:
                 ctx.counter = None
-            elif hasattr(opt, "counter"):
-                opt.counter = c
+            opt.set_observer(UpdateWorkCounter(c, recipe, pid_names) if count else None)
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(net(data.x_train[idx]), data.y_train[idx])
+            out = net(xb)
+            loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.reshape(-1))
             if not torch.isfinite(loss):
                 raise NonFiniteError(step, "loss", "loss")
             loss.backward()
+            if cfg.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
-            if hasattr(opt, "counter"):
-                opt.counter = None
+            opt.set_observer(None)
         for p in model.parameters():
             if not bool(torch.isfinite(p).all()):
                 raise NonFiniteError(step, layer_of[id(p)], "weight (after the optimizer step)")
         if count:
             state["workload"] = {"summary": c.summary(), "items": c.workload().to_dict()}
+        if "attn_stats" in state:
+            blocks = model.attention_stats()
+            if blocks:
+                state["attn_stats"].append({"step": step, **{k: sum(b[k] for b in blocks) / len(blocks)
+                                                               for k in blocks[0]}})
         state["running"] += float(loss.detach())
         state["count"] += 1
         state["step"] = step + 1
@@ -158,31 +229,37 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
             state["loss_curve"].append((state["step"], state["running"] / state["count"]))
             state["running"], state["count"] = 0.0, 0
         end_epoch = state["step"] % spe == 0 or state["step"] == total
-        if end_epoch:
-            tl, ta = _evaluate(net, data.x_test, data.y_test)
+        if (end_epoch and not cfg.eval_every) or (cfg.eval_every and state["step"] % cfg.eval_every == 0) or \
+                state["step"] == total:
+            tl, ta = evaluate(net)
             state["eval"].append((state["step"], tl, ta))
         if (cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0) or \
                 (not cfg.checkpoint_every and end_epoch):
             checkpoint()
-    test_loss, acc = _evaluate(net, data.x_test, data.y_test)
+    test_loss, acc = evaluate(net)
     result = {"recipe": recipe.name, "seed": seed, "steps": state["step"], "final_loss": test_loss,
               "train_loss": state["loss_curve"][-1][1] if state["loss_curve"] else None, "accuracy": acc,
               "bits_per_weight": recipe.bits_per_weight, "train_bits_per_weight": recipe.train_bits_per_weight,
-              "updates_lost": opt.lost_fraction() if hasattr(opt, "lost_fraction") else None,
-              "updates_unchanged": opt.unchanged_fraction() if hasattr(opt, "unchanged_fraction") else None,
+              "updates_lost": opt.lost_fraction(), "updates_unchanged": opt.unchanged_fraction(),
               "loss_curve": state["loss_curve"], "eval": state["eval"], "datapath": recipe.datapath,
               "op_counts": state["workload"]["summary"] if state["workload"] else None,
-              "wall_s": time.perf_counter() - t0}
-    energy, why = (None, "no workload") if not state["workload"] else _energy(
-        _workload_from(state["workload"]["items"]), recipe.datapath)
-    result["energy"] = energy
-    result["energy_note"] = why
-    if cfg.ptq and state["step"] == total:
+              "wall_s": time.perf_counter() - t0, "n_params": count_parameters(model)}
+    if text:   # final_loss is the validation loss in nats per byte, accuracy the next-byte accuracy
+        result.update(val_nats_per_byte=test_loss, val_bits_per_byte=test_loss / math.log(2), corpus=data.info(),
+                      val_bytes_evaluated=int(y_val.numel()))
+    if "attn_stats" in state:
+        result["attn_stats"] = state["attn_stats"]
+    result["energy"] = _energy(state["workload"]["items"], recipe.datapath) if state["workload"] else None
+    result["energy_note"] = "" if state["workload"] else "no workload"
+    if cfg.ptq and state["step"] == total and not text:
         result["ptq"] = evaluate_ptq(model, cfg.ptq, data)
     result["model_state"] = {k: v.clone() for k, v in model.state_dict().items()} if max_steps is not None else None
     return result
 
 
-def _workload_from(d):
-    from lowbit.sim import Workload
-    return Workload.from_dict(d)
+def _own_model(model_fn, seed):
+    torch.manual_seed(seed)
+    model = model_fn(seed)
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"train_run: model_fn must return a torch.nn.Module, got {type(model).__name__}")
+    return model

@@ -37,13 +37,16 @@ def summarize(results: list[dict]) -> list[dict]:
         e = [r["energy"]["pj_per_weight_update"] for r in rs if r.get("energy")]
         es = [r["energy"]["pj_per_step"] for r in rs if r.get("energy")]
         errors = [r["error"] for r in rs if r.get("error")]
+        bpb, bpb_sd = _mean_std([r.get("val_bits_per_byte") for r in rs])
+        wall, wall_sd = _mean_std([r.get("wall_s") for r in rs])
         notes = sorted({n for r in rs for n in ((r.get("op_counts") or {}).get("notes") or [])})
         out.append({"recipe": name, "runs": len(rs), "accuracy_mean": acc, "accuracy_std": acc_sd,
                     "final_loss_mean": loss, "final_loss_std": loss_sd,
                     "bits_per_weight": rs[0]["bits_per_weight"], "train_bits_per_weight": rs[0]["train_bits_per_weight"],
                     "updates_lost_mean": lost, "pj_per_weight_update": sum(e) / len(e) if e else None,
                     "pj_per_step": sum(es) / len(es) if es else None, "datapath": rs[0].get("datapath"),
-                    "errors": errors, "notes": notes, "ptq": _ptq_summary(rs)})
+                    "errors": errors, "notes": notes, "ptq": _ptq_summary(rs),
+                    "val_bpb_mean": bpb, "val_bpb_std": bpb_sd, "wall_s_mean": wall, "wall_s_std": wall_sd})
     return out
 
 
@@ -56,19 +59,37 @@ def _f(v, fmt):
     return "-" if v is None else format(v, fmt)
 
 
+def _row_lm(s):
+    bpb = "diverged" if s["val_bpb_mean"] is None else f"{s['val_bpb_mean']:.4f} ± {s['val_bpb_std']:.4f}"
+    return (f"{s['recipe']:<18} {bpb:>27} {_f(s['final_loss_mean'], '.4f'):>9} {_f(s['accuracy_mean'], '.4f'):>13} "
+            f"{s['bits_per_weight']:>7.2f} {_f(s['updates_lost_mean'], '.4f'):>9} {_f(s['wall_s_mean'], '.0f'):>7}")
+
+
+def _row(s):
+    acc = "diverged" if s["accuracy_mean"] is None else f"{s['accuracy_mean']:.4f} ± {s['accuracy_std']:.4f}"
+    return (f"{s['recipe']:<18} {_f(s['final_loss_mean'], '.4f'):>10} {acc:>22} "
+            f"{s['bits_per_weight']:>7.2f} {_f(s['updates_lost_mean'], '.4f'):>9} "
+            f"{_f(s['pj_per_weight_update'], '.2f'):>12}")
+
+
 def format_table(summary: list[dict]) -> str:
-    head = f"{'recipe':<18} {'final loss':>10} {'accuracy (mean ± std)':>22} {'bits/w':>7} {'upd lost':>9} " \
-           f"{'pJ/w-update':>12}"
+    if any(s.get("val_bpb_mean") is not None for s in summary):   # a language model (data kind text)
+        head = f"{'recipe':<18} {'val bits/byte (mean ± std)':>27} {'nats/byte':>9} {'next-byte acc':>13} " \
+               f"{'bits/w':>7} {'upd lost':>9} {'wall s':>7}"
+        row = _row_lm
+    else:
+        head = f"{'recipe':<18} {'final loss':>10} {'accuracy (mean ± std)':>22} {'bits/w':>7} {'upd lost':>9} " \
+               f"{'pJ/w-update':>12}"
+        row = _row
     lines = [head, "-" * len(head)]
     for s in summary:
-        acc = "diverged" if s["accuracy_mean"] is None else f"{s['accuracy_mean']:.4f} ± {s['accuracy_std']:.4f}"
-        lines.append(f"{s['recipe']:<18} {_f(s['final_loss_mean'], '.4f'):>10} {acc:>22} "
-                     f"{s['bits_per_weight']:>7.2f} {_f(s['updates_lost_mean'], '.4f'):>9} "
-                     f"{_f(s['pj_per_weight_update'], '.2f'):>12}")
+        lines.append(row(s))
         for e in s["errors"][:1]:
             lines.append(f"  ! {e}")
-        for note in s.get("notes", [])[:3]:
-            lines.append(f"  note: {note}")
+    # notes (e.g. padded blocks) follow the table, so its rows stay one per recipe
+    notes = [(s["recipe"], n) for s in summary for n in s.get("notes", [])[:3]]
+    if notes:
+        lines += ["", "notes:"] + [f"  {r}: {n}" for r, n in notes]
     ptq = [(s["recipe"], k, v) for s in summary for k, v in s["ptq"].items()]
     if ptq:
         lines += ["", "post-training quantization of the trained weights (test accuracy mean ± std):"]
@@ -98,12 +119,14 @@ def _plots(out: Path, results, summary):
         pts = [s for s in summary if s[key] is not None and s["accuracy_mean"] is not None]
         if not pts:
             continue
-        f2, a2 = plt.subplots(figsize=(6, 4.5))
-        for s in pts:
-            a2.errorbar(s[key], s["accuracy_mean"], yerr=s["accuracy_std"], fmt="o", capsize=3)
-            a2.annotate(s["recipe"], (s[key], s["accuracy_mean"]), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
+        # recipes often share an x (8 bits) and nearly the same accuracy: a legend, not text labels that overlap
+        f2, a2 = plt.subplots(figsize=(8, 4.5))
+        markers = "osD^v<>pPXh*"
+        for i, s in enumerate(pts):
+            a2.errorbar(s[key], s["accuracy_mean"], yerr=s["accuracy_std"], fmt=markers[i % len(markers)],
+                        capsize=3, label=s["recipe"], alpha=0.85)
         a2.set(xlabel=xlabel, ylabel="test accuracy")
+        a2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         f2.tight_layout()
         _save(f2, out / name)
         written.append(name)
@@ -124,7 +147,8 @@ def write_report(out: Path, cfg_dict: dict, results: list[dict], summary: list[d
                                             default=str))
     buf = io.StringIO()
     cols = ["recipe", "seed", "final_loss", "accuracy", "bits_per_weight", "train_bits_per_weight", "updates_lost",
-            "updates_unchanged", "pj_per_weight_update", "pj_per_step", "steps", "wall_s", "error"]
+            "updates_unchanged", "pj_per_weight_update", "pj_per_step", "steps", "wall_s", "error", "val_bits_per_byte",
+            "n_params"]
     w = csv.DictWriter(buf, cols)
     w.writeheader()
     for r in results:

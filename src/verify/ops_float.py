@@ -3,6 +3,8 @@
 Golden models: `lowbit.numerics.arith.mul/add` (exact result rounded once), `lowbit.numerics.lfsr`
 (the random words), `lowbit.numerics.KahanAccumulator`. Ports (widths from the format, N = its bits):
   fp_mul, fp_add   a_i[N], b_i[N], mode_i[3] (numerics MODE_ID), sat_i, rand_i[RBITS] -> y_o[N]
+                   under a declared Contract (contract.py): mode_i only needed for more than one rounding
+                   mode, sat_i for both overflow policies, rand_i for stochastic rounding.
   fp_add_lfsr      clk_i, rst_i, a_i[N], b_i[N], mode_i[3], sat_i -> y_o[N]   (LFSR inside, seed SEED)
   fp_kahan         clk_i, rst_i, en_i, u_i[N] -> sum_o[N], comp_o[N]
 """
@@ -11,12 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from .harness import Port
-from .ops import Unit, fp_params, register_op
+from .ops import OpSpec, Unit, fp_params
 
 RBITS = 8
 LFSR_SEED = 0x1234567
-MUL_FORMATS = ("fp8_e4m3fn", "fp8_e5m2", "fp4_e2m1fn", "bf16")
-ADD_FORMATS = ("bf16", "fp8_e5m2", "fp8_e4m3fn", "fp4_e2m1fn")
+# Every float format arith.mul/add take (the first is the default); e8m0 scales multiply, they do not add.
+_FLOATS = ("fp8_e4m3fn", "fp8_e5m2", "fp4_e2m1fn", "bf16", "fp16", "fp32", "fp8_e4m3", "fp8_e4m3fnuz",
+           "fp8_e5m2fnuz", "fp6_e3m2fn", "fp6_e2m3fn")
+MUL_FORMATS = _FLOATS + ("e8m0fnu",)
+ADD_FORMATS = ("bf16",) + tuple(f for f in _FLOATS if f != "bf16")
 
 
 def _fmt(name):
@@ -35,7 +40,7 @@ def _corners(f) -> np.ndarray:
     vals = [0.0, f.min_subnormal, f.min_normal - f.min_subnormal, f.min_normal, 1.0, 1.0 + f.eps,
             f.max / 2, f.max - f.max * f.eps / 2, f.max]
     mags = np.unique(np.asarray(f.encode(np.asarray(vals, dtype=np.float64)), dtype=np.int64))
-    out = list(mags) + [m | (1 << (f.bits - 1)) for m in mags]
+    out = list(mags) + ([m | (1 << (f.bits - 1)) for m in mags] if f.signed else [])
     if f.has_inf:
         out += [int(c) for c in f.encode(np.array([np.inf, -np.inf]))]
     if f.nan_code is not None:
@@ -64,32 +69,29 @@ def float_pairs(f, seed: int, quick: bool) -> tuple[np.ndarray, np.ndarray]:
     return aa.astype(np.int64), bb.astype(np.int64)
 
 
-def _mode_sets():
-    """(mode id, sat) combinations: every rounding mode with both overflow policies."""
-    return [(m, s) for m in sorted(_modes().values()) for s in (0, 1)]
-
-
-def _with_modes(a, b, seed, exhaustive_modes: bool, big=None):
-    """Attach rounding mode, overflow policy and random bits to pairs. Exhaustive: every pair in every
-    mode without saturation, and with saturation wherever `big(a, b)` says the result may overflow (or is
-    Inf/NaN), plus a 1/16 sample of the other pairs; else one random (mode, sat) per pair."""
+def _with_modes(a, b, seed, exhaustive_modes: bool, big=None, ids=None, sats=(0, 1)):
+    """Attach rounding mode (ids: the declared MODE_IDs, default all), overflow policy (sats: 0 ieee,
+    1 saturate, the declared ones) and random bits to pairs. Exhaustive: every pair in every mode with the
+    first policy, and with the second (if declared) wherever `big(a, b)` says the result may overflow (or
+    is Inf/NaN), plus a 1/16 sample of the other pairs; else one random (mode, sat) per pair."""
     rng = np.random.default_rng(seed + 1)
+    ids = sorted(_modes().values()) if ids is None else sorted(ids)
+    sats = sorted(sats)
     if exhaustive_modes:
-        ids = sorted(_modes().values())
-        sel = big(a, b) | (rng.random(len(a)) < 1 / 16)
+        sel = (big(a, b) | (rng.random(len(a)) < 1 / 16)) if len(sats) > 1 else np.zeros(len(a), bool)
         mode = np.concatenate([np.repeat(ids, len(a)), np.repeat(ids, int(sel.sum()))])
-        sat = np.r_[np.zeros(len(ids) * len(a), np.int64), np.ones(len(ids) * int(sel.sum()), np.int64)]
+        sat = np.r_[np.full(len(ids) * len(a), sats[0], np.int64), np.full(len(ids) * int(sel.sum()), sats[-1], np.int64)]
         a, b = np.r_[np.tile(a, len(ids)), np.tile(a[sel], len(ids))], np.r_[np.tile(b, len(ids)), np.tile(b[sel], len(ids))]
     else:
-        sets = _mode_sets()
+        sets = [(m, s) for m in ids for s in sats]
         pick = rng.integers(0, len(sets), size=len(a))
         mode = np.array([sets[i][0] for i in pick], dtype=np.int64)
         sat = np.array([sets[i][1] for i in pick], dtype=np.int64)
     return {"a_i": a, "b_i": b, "mode_i": mode, "sat_i": sat, "rand_i": rng.integers(0, 1 << RBITS, size=len(a))}
 
 
-def _by_mode(fn, v, fmt, rand=None):
-    """Apply arith.mul/add group by group of (rounding mode, overflow policy)."""
+def _by_mode(fn, v, fmt, rand=None, **kw_sub):
+    """Apply arith.mul/add group by group of (rounding mode, overflow policy); kw_sub: subnormals, tininess."""
     out = np.zeros(len(v["a_i"]), dtype=np.int64)
     rand = v["rand_i"] if rand is None else rand
     for mode, mid in _modes().items():
@@ -97,7 +99,7 @@ def _by_mode(fn, v, fmt, rand=None):
             m = (v["mode_i"] == mid) & (v["sat_i"] == sat)
             if not m.any():
                 continue
-            kw = {"rounding": mode, "overflow": "saturate" if sat else "ieee"}
+            kw = {"rounding": mode, "overflow": "saturate" if sat else "ieee", **kw_sub}
             if mode.value == "stochastic":
                 kw.update(rbits=RBITS, random_bits=np.asarray(rand)[m])
             out[m] = fn(v["a_i"][m], v["b_i"][m], fmt, **kw)
@@ -106,14 +108,37 @@ def _by_mode(fn, v, fmt, rand=None):
 
 def _show(fmt):
     f = _fmt(fmt)
-    return lambda code: f"{float(f.decode(np.array([int(code)]))[0]):.9g}"
+
+    def show(code):
+        v = float(f.decode(np.array([int(code)]))[0])
+        return "NaN" if np.isnan(v) else f"{v:.9g}"
+    return show
 
 
-def _binary_unit(op, fmt, arith_fn, top, rtl, combine):
+def _reference_limit(f, contract_needs: str = "") -> str:
+    try:
+        fp_params(f)
+    except ValueError as exc:
+        return str(exc)
+    if f.mbits == 0:
+        return f"{f.name}: lowbit's float RTL needs mantissa bits"
+    return contract_needs
+
+
+def _binary_unit(op, fmt, arith_fn, top, rtl, combine, contract):
+    from lowbit.numerics import arith
     f = _fmt(fmt)
     n = f.bits
+    rounding = contract.rounding or ("nearest_even",)
+    overflow = contract.overflow or (f.default_overflow.value,)
+    tininess = contract.tininess_or_default
+    daz, ftz = arith.check_subnormals(f, contract.subnormals, tininess)
+    ids = [_modes()[m] for m in _modes() if m.value in rounding]
+    sats = [1 if o == "saturate" else 0 for o in overflow]
     ins = (Port("a_i", n, f"code:{fmt}"), Port("b_i", n, f"code:{fmt}"), Port("mode_i", 3), Port("sat_i", 1),
            Port("rand_i", RBITS))
+    optional = tuple(name for name, unused in (("mode_i", len(ids) == 1), ("sat_i", len(sats) == 1),
+                                                ("rand_i", "stochastic" not in rounding)) if unused)
 
     def big(a, b):
         # Results at or above max/2 in magnitude (in float64, no rounding involved) or not finite.
@@ -123,26 +148,39 @@ def _binary_unit(op, fmt, arith_fn, top, rtl, combine):
 
     def vectors(seed, quick):
         a, b = float_pairs(f, seed, quick)
-        return _with_modes(a, b, seed, exhaustive_modes=f.bits <= 8 and not quick, big=big)
+        return _with_modes(a, b, seed, exhaustive_modes=f.bits <= 8 and not quick, big=big, ids=ids, sats=sats)
 
     def golden(v):
-        return {"y_o": _by_mode(arith_fn, v, fmt)}
+        return {"y_o": _by_mode(arith_fn, v, fmt, subnormals=contract.subnormals, tininess=tininess)}
 
+    def exact(v):
+        with np.errstate(all="ignore"):
+            return combine(np.asarray(f.decode(v["a_i"]), np.float64), np.asarray(f.decode(v["b_i"]), np.float64))
+
+    limit = _reference_limit(f)
+    params = {} if limit else {**fp_params(fmt), "RBITS": RBITS, "DAZ": int(daz), "FTZ": int(ftz),
+                               "TAFTER": int(tininess == "after")}
     show = {"a_i": _show(fmt), "b_i": _show(fmt), "y_o": _show(fmt)}
-    return Unit(op, fmt, ins, (Port("y_o", n, f"code:{fmt}"),), {**fp_params(fmt), "RBITS": RBITS}, rtl, top,
-                vectors, golden, doc=f"{op} on {fmt}", show=show)
+    return Unit(op, fmt, ins, (Port("y_o", n, f"code:{fmt}"),), params, rtl, top,
+                vectors, golden, doc=f"{op} on {fmt}", show=show, optional=optional, operands=("a_i", "b_i"),
+                exact=exact, contract=contract.describe(rounding, overflow), reference_limit=limit)
 
 
-def fp_mul_unit(fmt):
+def fp_mul_unit(fmt, contract):
     from lowbit.numerics import arith
     return _binary_unit("fp_mul", fmt, arith.mul, "fp_mul", ("fp_mul.v", "lb_fp_round.v", "lb_fp_unpack.v"),
-                        np.multiply)
+                        np.multiply, contract)
 
 
-def fp_add_unit(fmt):
+def _exact_add(x, y):
+    from lowbit.numerics import arith
+    return arith.exact_sum_odd(x, y)   # keeps comparisons with powers of two exact (triage classes)
+
+
+def fp_add_unit(fmt, contract):
     from lowbit.numerics import arith
     return _binary_unit("fp_add", fmt, arith.add, "fp_add", ("fp_add.v", "lb_fp_round.v", "lb_fp_unpack.v"),
-                        np.add)
+                        _exact_add, contract)
 
 
 def fp_add_lfsr_unit(fmt):
@@ -229,7 +267,12 @@ def fp_kahan_unit(fmt, steps: int = 64):
                 doc=f"Kahan-compensated accumulator on {fmt} (round to nearest even)", show=show)
 
 
-register_op("fp_mul", MUL_FORMATS, fp_mul_unit, "minifloat multiply, rounded once (all modes, saturating or IEEE overflow)")
-register_op("fp_add", ADD_FORMATS, fp_add_unit, "minifloat add, the exact sum rounded once (all modes incl. stochastic)")
-register_op("fp_add_lfsr", ("bf16",), fp_add_lfsr_unit, "stochastic-rounding add fed by the LFSR, bit-exact with numerics.lfsr")
-register_op("fp_kahan", ("bf16",), fp_kahan_unit, "Kahan-compensated accumulator (round to nearest even)")
+OPS = {
+    "fp_mul": OpSpec(MUL_FORMATS, fp_mul_unit, "minifloat multiply, rounded once (declared contract: rounding "
+                     "modes, overflow, subnormals)", takes_contract=True),
+    "fp_add": OpSpec(ADD_FORMATS, fp_add_unit, "minifloat add, the exact sum rounded once (declared contract: "
+                     "rounding modes incl. stochastic, overflow, subnormals)", takes_contract=True),
+    "fp_add_lfsr": OpSpec(("bf16",), fp_add_lfsr_unit, "stochastic-rounding add fed by the LFSR, bit-exact with "
+                          "numerics.lfsr"),
+    "fp_kahan": OpSpec(("bf16",), fp_kahan_unit, "Kahan-compensated accumulator (round to nearest even)"),
+}

@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from .harness import Port
-from .ops import Unit, register_op
+from .ops import OpSpec, Unit
 
 TRITS = np.array([0b00, 0b01, 0b11])
 
@@ -141,6 +141,8 @@ def trit_plane_unit(fmt="p2_n16"):
                 vectors, golden, depth=16384, doc=f"trit-plane dot product, {planes} planes of {n}")
 
 
-register_op("lfsr", ("w32_r8", "w16_r3", "w32_r23"), lfsr_unit, "Galois LFSR random source (numerics.lfsr)")
-register_op("ternary_mac", ("int8",), ternary_mac_unit, "ternary add/subtract/skip MAC")
-register_op("trit_plane_dot", ("p2_n16", "p3_n8"), trit_plane_unit, "PTQTP trit-plane dot product")
+OPS = {
+    "lfsr": OpSpec(("w32_r8", "w16_r3", "w32_r23"), lfsr_unit, "Galois LFSR random source (numerics.lfsr)"),
+    "ternary_mac": OpSpec(("int8",), ternary_mac_unit, "ternary add/subtract/skip MAC"),
+    "trit_plane_dot": OpSpec(("p2_n16", "p3_n8"), trit_plane_unit, "PTQTP trit-plane dot product"),
+}

@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from .harness import Port
-from .ops import Unit, register_op
+from .ops import OpSpec, Unit
 
 KBITS = 6          # the dot unit's pair counter: up to 63 pairs per dot product
 STEPS = 40         # pair slots per dot product in the vectors
@@ -128,6 +128,8 @@ def lns_dot_unit(fmt):
                 depth=16384, doc=f"bucketed LNS dot product on {fmt}")
 
 
-register_op("lns_mul", ("lns8", "lns16"), lns_mul_unit, "LNS multiply: code add, sign xor, saturation")
-register_op("lns_dot", ("lns8", "lns8_mitchell2", "lns8_mitchell3", "lns16_mitchell6", "lns16"), lns_dot_unit,
-            "bucketed LNS dot product (2*gamma buckets of 1 << q, one constant multiply per bucket, back-conversion)")
+OPS = {
+    "lns_mul": OpSpec(("lns8", "lns16"), lns_mul_unit, "LNS multiply: code add, sign xor, saturation"),
+    "lns_dot": OpSpec(("lns8", "lns8_mitchell2", "lns8_mitchell3", "lns16_mitchell6", "lns16"), lns_dot_unit,
+                               "bucketed LNS dot product (2*gamma buckets of 1 << q, one constant multiply per bucket, back-conversion)"),
+}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .harness import Port
-from .ops import Unit, fp_params, register_op
+from .ops import OpSpec, Unit, fp_params
 from .ops_int import _pack, _unpack
 
 MX_FORMATS = ("mxfp8_e4m3", "mxfp8_e5m2", "mxfp4_e2m1", "mxfp6_e3m2", "mxfp6_e2m3")
@@ -95,4 +95,6 @@ def mx_dot_unit(fmt):
                 doc=f"MX block dot product ({fmt}, fp32 result)", show=show)
 
 
-register_op("mx_dot", MX_FORMATS, mx_dot_unit, "MX block dot product (32 elements, E8M0 scales, fp32 result)")
+OPS = {
+    "mx_dot": OpSpec(MX_FORMATS, mx_dot_unit, "MX block dot product (32 elements, E8M0 scales, fp32 result)"),
+}

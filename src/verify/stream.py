@@ -31,12 +31,15 @@ class StreamBuild:
     outputs: tuple
     depth: int
     clock: str | None
+    timing: object = None
 
 
 def build_stream(sim: str, sources, top: str, inputs, outputs, params: dict | None = None,
-                 clock: str | None = None, depth: int = 65536, strict: bool = True) -> StreamBuild:
-    """Generate the harness around `top` and build both with `sim`."""
-    text = harness_source(top, inputs, outputs, params, clock, depth)
+                 clock: str | None = None, depth: int = 65536, strict: bool = True, timing=None,
+                 sv: bool = False, includes=(), defines: dict | None = None) -> StreamBuild:
+    """Generate the harness around `top` and build both with `sim` (`timing`: a contract.Timing for
+    sequential units; `sv`, `includes`, `defines`: see build.build)."""
+    text = harness_source(top, inputs, outputs, params, clock, depth, timing)
     gen = build_root() / "harness"
     gen.mkdir(parents=True, exist_ok=True)
     path = gen / f"lb_harness_{hashlib.sha256(text.encode()).hexdigest()[:16]}.v"
@@ -45,8 +48,9 @@ def build_stream(sim: str, sources, top: str, inputs, outputs, params: dict | No
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
-    b = build(sim, list(sources) + [path], HARNESS_TOP, strict=strict, label=f"{top} in lowbit's streaming harness")
-    return StreamBuild(b, tuple(inputs), tuple(outputs), int(depth), clock)
+    b = build(sim, list(sources) + [path], HARNESS_TOP, strict=strict, label=f"{top} in lowbit's streaming harness",
+              defines=defines, sv=sv, includes=includes)
+    return StreamBuild(b, tuple(inputs), tuple(outputs), int(depth), clock, timing)
 
 
 def _check_inputs(sb: StreamBuild, vectors: dict) -> int:
@@ -68,7 +72,8 @@ def _check_inputs(sb: StreamBuild, vectors: dict) -> int:
 
 def run_stream(sb: StreamBuild, vectors: dict) -> dict:
     """Run every vector (dict port name -> integer array, all the same length) through the unit.
-    Returns {output: uint64 (or object) array, output + "__unknown": bool array of x/z results}."""
+    Returns {output: uint64 (or object) array, output + "__unknown": bool array of x/z results (and of
+    outputs that never came: a valid_out that did not rise), "__count": outputs that came}."""
     n = _check_inputs(sb, vectors)
     work = Path(tempfile.mkdtemp(prefix="stream_", dir=sb.build.build_dir))
     try:

@@ -53,6 +53,12 @@ def test_export_then_import_rebuilds_the_model_exactly(tmp_path, capsys):
     with torch.no_grad():
         got = load_exported(out)(x)
     assert torch.equal(got.view(torch.int32), want.view(torch.int32))
+    capsys.readouterr()
+    assert main(["import", str(out), "--runtime", "onnxruntime"]) == 0   # mxfp4: the portable form
+    assert "2 outputs equal the decoded codes bit for bit" in capsys.readouterr().out
+    assert main(["import", str(out), "--runtime", "tvm"]) == 2
+    err = capsys.readouterr().err
+    assert "--runtime 'tvm'; allowed: onnxruntime" in err and err.count("\n") == 1
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
@@ -63,6 +69,15 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     cfg.write_text(yaml.safe_dump(CONFIG))
     assert main(["export", str(ck), "--to", str(tmp_path / "a"), "--config", str(cfg)]) == 0
     capsys.readouterr()
+    for extra, said in ((["--format", "onnx", "--ops", "fp4"], "--ops 'fp4'; allowed: auto, qdq, qonnx, portable"),
+                        (["--ops", "portable"], "--ops applies to --format onnx only, not --format packed")):
+        assert main(["export", str(ck), "--to", str(tmp_path / "o"), "--config", str(cfg)] + extra) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+    assert main(["export", str(ck), "--to", str(tmp_path / "o"), "--config", str(cfg), "--format", "onnx",
+                 "--ops", "portable"]) == 0
+    assert "ops portable (onnxruntime not asked): portable x2" in capsys.readouterr().out
     fp32, _, _ = _checkpoint(tmp_path, recipe="fp32")
     assert main(["export", str(fp32), "--to", str(tmp_path / "b")]) == 2
     assert "has no quantized layers" in capsys.readouterr().err

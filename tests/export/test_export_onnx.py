@@ -104,7 +104,7 @@ def test_qdq_forms_types_and_opsets(tmp_path):
              "e4m3ieee": ("fp8_e4m3", "qonnx", onnx.TensorProto.FLOAT, 19),
              "bf16": ("bf16", "cast", onnx.TensorProto.BFLOAT16, 19)}
     for key, (fmt, form, tp, opset) in cases.items():
-        folder = export_tensors({"w": (x, fmt)}, tmp_path / key, target="onnx")
+        folder = export_tensors({"w": (x, fmt)}, tmp_path / key, target="onnx", ops="qdq")
         man = json.loads((folder / "manifest.json").read_text())
         assert man["onnx"]["forms"]["w"] == form and man["onnx"]["opset"] == opset, key
         model = onnx.load(str(folder / "model.onnx"))
@@ -115,7 +115,7 @@ def test_qdq_forms_types_and_opsets(tmp_path):
 def test_pinned_opset_widens_or_falls_back_to_qonnx(tmp_path):
     x = np.random.default_rng(2).standard_normal((3, 40)).astype(np.float32)
     folder = export_tensors({"a": (x, "int2"), "b": (x, "mxfp4_e2m1"), "c": (x, "ternary_row")},
-                            tmp_path / "p", target="onnx", opset=21)
+                            tmp_path / "p", target="onnx", opset=21, ops="qdq")
     man = json.loads((folder / "manifest.json").read_text())
     assert man["onnx"] == {"opset": 21, "ops": "qdq", "forms": {"a": "dq", "b": "qonnx", "c": "dq"}}
     model, outs = run(folder)
@@ -124,7 +124,7 @@ def test_pinned_opset_widens_or_falls_back_to_qonnx(tmp_path):
         assert same_values(outs[key], _reference(get_format(fmt), x)), key
     with pytest.raises(ValueError, match="opset=12; allowed: 19..28"):
         export_tensors({"a": (x, "int8")}, tmp_path / "q", target="onnx", opset=12)
-    with pytest.raises(ValueError, match="ops='brevitas'; allowed: qdq, qonnx"):
+    with pytest.raises(ValueError, match="ops='brevitas'; allowed: auto, qdq, qonnx, portable"):
         export_tensors({"a": (x, "int8")}, tmp_path / "r", target="onnx", ops="brevitas")
     assert not (tmp_path / "q").exists() and not (tmp_path / "r").exists()
 
@@ -134,7 +134,7 @@ def test_pinned_opset_widens_or_falls_back_to_qonnx(tmp_path):
                                             ("ternary_row", (2, 3, 5), -1), ("mxfp4_e2m1", (2, 33), -1)])
 def test_quantizelinear_with_the_exported_scales_gives_back_the_codes(tmp_path, fmt, shape, axis):
     x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
-    folder = export_tensors({"w": (x, fmt, axis)}, tmp_path / "q", target="onnx")
+    folder = export_tensors({"w": (x, fmt, axis)}, tmp_path / "q", target="onnx", ops="qdq")
     model, outs = run(folder)
     inits = {t.name: t for t in model.graph.initializer}
     dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"][0]

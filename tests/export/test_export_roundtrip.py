@@ -103,11 +103,12 @@ def test_loaded_values_equal_quantize_bit_for_bit(cases, exported):
         assert same_values(decode_tensor(loaded[key]), want), key
 
 
-@pytest.mark.parametrize("ops,opset", [("qdq", None), ("qonnx", None), ("qdq", 21)])
+@pytest.mark.parametrize("ops,opset", [("qdq", None), ("qonnx", None), ("qdq", 21), ("auto", None), ("portable", None)])
 def test_onnx_files_alone_give_back_every_code(tmp_path, cases, ops, opset):
     """The onnx target read back from model.onnx's initializers: the same codes, scales and tensor
-    scales, for every case of every format the target expresses (the others are refused)."""
-    tensors, _ = cases
+    scales, for every case of every format the target expresses (the others are refused). The auto and
+    portable exports are also run in onnxruntime: every output equals `fmt.quantize` bit for bit."""
+    tensors, expect = cases
     by_format = {}
     for key, enc in tensors.items():
         if key.split("/")[1] in ("scalar", "3x0", "3x33", "2x3x17"):  # empty, 0-d, ragged blocks, every axis
@@ -121,12 +122,18 @@ def test_onnx_files_alone_give_back_every_code(tmp_path, cases, ops, opset):
             refused.append(name)
             continue
         loaded = load_tensors(folder)
+        if ops in ("auto", "portable"):
+            from lowbit.export.onnx_runtime import run_model
+            outs = run_model(folder / "model.onnx")
+            assert all(same_values(outs[key], expect[key]) for key in group), name
         for key, enc in group.items():
             got = loaded[key]
             assert np.array_equal(got.codes, enc.codes), key
             assert (enc.scales is None and got.scales is None) or np.array_equal(got.scales, enc.scales), key
             assert got.tensor_scale == enc.tensor_scale, key
     assert len(refused) < len(by_format) // 2
+    if ops in ("auto", "portable"):   # every registry format has a form onnxruntime runs
+        assert refused == []
 
 
 def test_load_values_decodes_the_directory(tmp_path):

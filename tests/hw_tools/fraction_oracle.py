@@ -20,6 +20,8 @@ def value(f, code: int):
         return NAN if m else (-math.inf if s else math.inf)
     if f.policy == "fn" and e == ones and m == (1 << f.mbits) - 1:
         return NAN
+    if f.policy == "fnuz" and code == 1 << (f.bits - 1):
+        return NAN
     if e == 0:
         v = Fraction(m, 1 << f.mbits) * Fraction(2) ** (1 - f.bias)
     else:
@@ -47,6 +49,41 @@ def _floor_log2(x: Fraction) -> int:
     return e
 
 
+def _round_up(fl, frac, neg, mode, rbits, r) -> bool:
+    """Whether a magnitude with integer part fl and fraction frac in [0, 1) rounds up (IEEE 754-2019 4.3)."""
+    if mode == "nearest_even":
+        return frac > Fraction(1, 2) or (frac == Fraction(1, 2) and fl % 2 == 1)
+    if mode == "nearest_away":
+        return frac >= Fraction(1, 2)
+    if mode == "toward_zero":
+        return False
+    if mode == "up":
+        return frac > 0 and not neg
+    if mode == "down":
+        return frac > 0 and neg
+    if mode == "stochastic":
+        return r < math.floor(frac * (1 << rbits))
+    raise ValueError(mode)
+
+
+def is_tiny(f, x, tininess: str, mode: str, rbits: int = 0, r: int = 0) -> bool:
+    """IEEE 754-2019 7.5: a nonzero finite exact x is tiny before rounding when |x| < 2^emin, after
+    rounding when |x| rounded to the format's precision with an unbounded exponent range is."""
+    if not isinstance(x, Fraction) or x == 0:
+        return False
+    a, mn = abs(x), Fraction(2) ** (1 - f.bias)
+    if tininess == "before":
+        return a < mn
+    q = _floor_log2(a) - f.mbits          # no lower clamp: the exponent range is unbounded
+    t = a / Fraction(2) ** q
+    fl = t.numerator // t.denominator
+    return (fl + _round_up(fl, t - fl, x < 0, mode, rbits, r)) * Fraction(2) ** q < mn
+
+
+def is_subnormal(f, x) -> bool:
+    return isinstance(x, Fraction) and x != 0 and abs(x) < Fraction(2) ** (1 - f.bias)
+
+
 def round_fraction(f, x, mode: str, overflow: str = "ieee", rbits: int = 0, r: int = 0):
     """Round exact x (Fraction, +-inf or NAN) once into format f; returns a Fraction, +-inf or NAN.
     An exact zero keeps the sign given as x = Fraction(0) (+0) -- callers handle signed zeros."""
@@ -65,21 +102,7 @@ def round_fraction(f, x, mode: str, overflow: str = "ieee", rbits: int = 0, r: i
     q = max(_floor_log2(a), emin) - f.mbits
     t = a / Fraction(2) ** q
     fl = t.numerator // t.denominator
-    frac = t - fl
-    if mode == "nearest_even":
-        inc = frac > Fraction(1, 2) or (frac == Fraction(1, 2) and fl % 2 == 1)
-    elif mode == "nearest_away":
-        inc = frac >= Fraction(1, 2)
-    elif mode == "toward_zero":
-        inc = False
-    elif mode == "up":
-        inc = frac > 0 and not neg
-    elif mode == "down":
-        inc = frac > 0 and neg
-    elif mode == "stochastic":
-        inc = r < math.floor(frac * (1 << rbits))
-    else:
-        raise ValueError(mode)
+    inc = _round_up(fl, t - fl, neg, mode, rbits, r)
     res = (fl + inc) * Fraction(2) ** q
     if res > mx:
         to_max = (overflow == "saturate" or f.policy == "none" or mode == "toward_zero"

@@ -32,9 +32,11 @@ def _pairs(f, n, seed):
     return a, b
 
 
-def _oracle(f, a, b, op, mode, overflow, rbits, r, table):
+def _oracle(f, a, b, op, mode, overflow, rbits, r, table, subnormals="ieee", tininess="after"):
     x, y = fo.value(f, int(a)), fo.value(f, int(b))
     sx, sy = (int(a) >> (f.bits - 1)) & 1, (int(b) >> (f.bits - 1)) & 1
+    if subnormals in ("daz", "ftz_daz"):   # a subnormal operand reads as a zero of its sign
+        x, y = (Fraction(0) if fo.is_subnormal(f, x) else x), (Fraction(0) if fo.is_subnormal(f, y) else y)
     if x is fo.NAN or y is fo.NAN:
         return f.nan_code
     if op == "mul":
@@ -50,13 +52,15 @@ def _oracle(f, a, b, op, mode, overflow, rbits, r, table):
         # IEEE 754-2019 6.3 signed zeros of sums.
         zero_neg = (sx and sy) if sx == sy else mode == "down"
     v = fo.round_fraction(f, exact, mode, overflow, rbits, r)
+    if subnormals in ("ftz", "ftz_daz") and fo.is_tiny(f, exact, tininess, mode, rbits, r):
+        v = Fraction(0)                     # flushed: a zero of the exact result's sign
     if v is fo.NAN:
         return f.nan_code
     if isinstance(v, float):
         return fo.code_of(f, v)
     if v == 0:
         neg = zero_neg if exact == 0 else exact < 0
-        return (1 << (f.bits - 1)) if neg else 0
+        return (1 << (f.bits - 1)) if neg and f.policy != "fnuz" else 0
     mag = table[abs(v)]
     return mag | ((1 << (f.bits - 1)) if v < 0 else 0)
 
@@ -79,6 +83,67 @@ def test_rounded_once_matches_fraction(op, fmt, n):
             for i in range(len(a)):
                 exp = _oracle(f, a[i], b[i], op, mode, overflow, rbits, int(r[i]), table)
                 assert got[i] == exp, (fmt, op, mode, overflow, hex(a[i]), hex(b[i]), int(r[i]), got[i], exp)
+
+
+def _tiny_pairs(f, op, n, seed):
+    """Pairs whose result lies near the subnormal range or which have a subnormal operand, plus a few
+    random ones (every pair for 4-bit formats)."""
+    if f.bits <= 4:
+        return _pairs(f, 0, seed)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 1 << f.bits, 40 * n)
+    b = rng.integers(0, 1 << f.bits, 40 * n)
+    x, y = (np.asarray(f.decode(c), np.float64) for c in (a, b))
+    with np.errstate(all="ignore"):
+        r = np.abs(x * y if op == "mul" else x + y)
+    near = (r < 4 * f.min_normal) | (np.abs(x) < f.min_normal) | (np.abs(y) < f.min_normal)
+    # Products just below the smallest normal, where tininess before and after rounding differ (sums
+    # that small are exact, so they are never in that window).
+    window = (r < f.min_normal) & (r >= f.min_normal * (1 - 2.0 ** -f.mbits))
+    pick = np.r_[np.flatnonzero(window)[: n // 4], np.flatnonzero(near)[: n - n // 5 - n // 4], np.arange(n // 5)]
+    return a[pick], b[pick]
+
+
+SUB_CASES = [("daz", "after"), ("ftz", "before"), ("ftz", "after"), ("ftz_daz", "before"), ("ftz_daz", "after")]
+
+
+@pytest.mark.parametrize("op", ["mul", "add"])
+@pytest.mark.parametrize("fmt", ["fp4_e2m1fn", "fp8_e4m3fn", "fp8_e5m2", "fp8_e4m3fnuz", "bf16"])
+def test_flush_to_zero_and_daz_match_fraction(op, fmt):
+    """subnormals=daz/ftz/ftz_daz with tininess before/after, in every mode: the exact result (subnormal
+    operands read as zeros under DAZ) rounded once, and a zero of its sign where it is tiny (FTZ)."""
+    f = get_format(fmt)
+    table = fo.code_table(f)
+    a, b = _tiny_pairs(f, op, 160, seed=len(fmt))
+    rng = np.random.default_rng(8)
+    fn = arith.mul if op == "mul" else arith.add
+    rbits = 5
+    r = rng.integers(0, 1 << rbits, len(a))
+    for subnormals, tininess in SUB_CASES:
+        for mode in MODES:
+            kw = {"rbits": rbits, "random_bits": r} if mode == "stochastic" else {}
+            got = fn(a, b, f, rounding=mode, subnormals=subnormals, tininess=tininess, **kw)
+            for i in range(len(a)):
+                exp = _oracle(f, a[i], b[i], op, mode, "ieee", rbits, int(r[i]), table, subnormals, tininess)
+                assert got[i] == exp, (fmt, op, subnormals, tininess, mode, hex(a[i]), hex(b[i]), got[i], exp)
+
+
+def test_tininess_before_and_after_differ_where_ieee_says():
+    """bf16 max subnormal + a quarter ulp rounds (RNE, unbounded exponent) to the smallest normal: tiny
+    before rounding (flushed to 0), not tiny after (the smallest normal)."""
+    f = get_format("bf16")
+    sub_max, q = (1 << f.mbits) - 1, 1          # 0x007f + 0x0001 = 0x0080 exactly, never tiny
+    assert arith.add([sub_max], [q], f, subnormals="ftz", tininess="before")[0] == 0x80
+    # 0x7f * 1.0078125 = (2^7 - 1)(1 + 2^-7) 2^-133 = (2^7 - 2^-7) 2^-133: just below 2^-126 by 2^-140.
+    a, b = f.encode(np.array([127 * 2.0 ** -133, 1 + 2.0 ** -7]))
+    assert arith.mul([a], [b], f, subnormals="ftz", tininess="before")[0] == 0
+    assert arith.mul([a], [b], f, subnormals="ftz", tininess="after")[0] == 0x80
+    assert arith.mul([a], [b], f, subnormals="ftz", tininess="after", rounding="toward_zero")[0] == 0
+    assert arith.mul([a], [b], f)[0] == 0x80       # ieee: rounds to the smallest normal
+    with pytest.raises(ValueError, match="allowed: ieee, ftz, daz, ftz_daz"):
+        arith.mul([a], [b], f, subnormals="flush")
+    with pytest.raises(ValueError, match="has no subnormals"):
+        arith.mul([1], [1], "e8m0fnu", subnormals="ftz")
 
 
 def test_sr_sees_the_exact_sum_of_far_apart_operands():

@@ -77,3 +77,42 @@ def test_registry_bad_input():
         op_formats("nope")
     with pytest.raises(ValueError, match="defined for formats"):
         get_unit("fp_mul", "int8")
+
+
+def test_triage_classes_of_synthetic_bugs():
+    """The triage on outputs corrupted in known ways (no simulator): every fp8_e5m2 pair, golden RNE
+    results, then underflowing results replaced by Inf, a lost rounding carry, another NaN code and x bits."""
+    from lowbit.numerics import arith, get_format
+    from lowbit.verify.ops import mismatch_mask
+    from lowbit.verify.triage import triage
+    f = get_format("fp8_e5m2")
+    unit = get_unit("fp_mul", "fp8_e5m2")
+    idx = np.arange(1 << 16)
+    v = {"a_i": idx & 0xFF, "b_i": idx >> 8, "mode_i": np.zeros(idx.size, np.int64),
+         "sat_i": np.zeros(idx.size, np.int64), "rand_i": np.zeros(idx.size, np.int64)}
+    exp = unit.golden(v)
+    y = exp["y_o"].copy()
+    x, z = (np.asarray(f.decode(v[k]), np.float64) for k in ("a_i", "b_i"))
+    with np.errstate(invalid="ignore"):
+        p = x * z
+    tiny = (p != 0) & (np.abs(p) < f.min_normal) & (np.abs(x) >= f.min_normal) & (np.abs(z) >= f.min_normal)
+    y[tiny] = np.where(p[tiny] < 0, 0xFC, 0x7C)                                   # underflow gives Inf
+    rtz = arith.mul(v["a_i"], v["b_i"], f, rounding="toward_zero")
+    carry = ((y & 3) == 0) & (((y >> 2) & 31) == ((rtz >> 2) & 31) + 1) & np.isfinite(p) & ~tiny
+    carry &= (np.abs(p) >= f.min_normal) & (np.abs(p) <= f.max) & (np.abs(x) >= f.min_normal) & (np.abs(z) >= f.min_normal)
+    y[carry] = (y[carry] & 0x80) | (rtz[carry] & 0x7C)                            # carry lost
+    nan = np.isnan(p) & ~tiny
+    y[nan] = 0xFF                                                                  # another NaN code
+    got = {"y_o": y.astype(np.uint64), "y_o__unknown": np.zeros(idx.size, bool)}
+    got["y_o__unknown"][7] = True
+    bad = mismatch_mask(unit, v, got, exp)
+    classes = {c["class"]: c["count"] for c in triage(unit, v, got, exp, bad)}
+    assert classes["subnormal/tiny result: got Inf"] == int(tiny.sum())
+    assert classes["rounding carry into the exponent: larger error"] == int(carry.sum())
+    assert classes["NaN encoding (both NaN, another code)"] + classes.get("NaN/Inf operand: got NaN", 0) \
+        == int((nan & (exp["y_o"] != 0xFF)).sum())
+    assert classes["x/z bits or no output"] == 1
+    assert sum(classes.values()) == int(bad.sum())
+    # --nan any: the other NaN code is accepted, the rest stays.
+    bad_any = mismatch_mask(unit, v, got, exp, nan_any=True)
+    assert int(bad.sum()) - int(bad_any.sum()) == int((nan & (exp["y_o"] != 0xFF)).sum()) - (1 if nan[7] else 0)

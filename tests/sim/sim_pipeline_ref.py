@@ -3,13 +3,14 @@ normalization, no jumping over repeated folds. The kernel must agree with it exa
 from lowbit.sim import _kernel as K
 
 
-def reference_pipeline(p):
+def reference_pipeline(p, fold_io=K.fold_io):
+    """`fold_io` may be the plain-Python K.fold_io.py_func to run over Python ints (huge shapes)."""
     FR, FC, bw, lf = int(p[K.P_FR]), int(p[K.P_FC]), int(p[K.P_BW]), int(p[K.P_LF])
 
     def cd(a):
         return -(-a // bw)
 
-    io = [tuple(int(v) for v in K.fold_io(p, fc, fr)) for fc in range(FC) for fr in range(FR)]
+    io = [tuple(int(v) for v in fold_io(p, fc, fr)) for fc in range(FC) for fr in range(FR)]
     pre = cd(io[0][0])
     start = chan = pre
     end = pre + lf

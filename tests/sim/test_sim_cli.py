@@ -8,7 +8,7 @@ import lowbit.sim as sim
 
 
 def test_sim_preset_and_workload_names_write_json_csv_png(tmp_path, capsys):
-    assert main(["sim", "sa32_bf16", "mlp_step", "--out", str(tmp_path)]) == 0
+    assert main(["sim", "sa32_bf16", "mlp_step", "--out", str(tmp_path), "--details"]) == 0
     out = capsys.readouterr().out
     assert "fc1.bwd_weight" in out and "per weight update" in out and "dram" in out
     files = sorted(p.name for p in tmp_path.iterdir())
@@ -20,6 +20,19 @@ def test_sim_preset_and_workload_names_write_json_csv_png(tmp_path, capsys):
     assert math.isclose(data["pj_per_step"], ref.pj_per_step) and data["cycles"] == ref.cycles
     assert (tmp_path / "mlp_step_sa32_bf16.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "energy_component,mac" in (tmp_path / "mlp_step_sa32_bf16.csv").read_text()
+
+
+def test_sim_default_prints_a_short_summary(tmp_path, capsys):
+    """Without --details: a few lines per arch (no per-GEMM rows), totals equal to the simulator's."""
+    assert main(["sim", "sa32_bf16", "mlp_step", "--out", str(tmp_path), "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "fc1.bwd_weight" not in out and len(out.strip().splitlines()) <= 8
+    A = sim.load_arch("sa32_bf16")
+    ref = sim.simulate(sim.Workload.load(sim.arch.ARCH_DIR.parent / "workloads" / "mlp_step.yaml",
+                                         datapath=A.datapath), A)
+    assert f"{ref.cycles:,} cycles" in out and f"{ref.pj_per_weight_update:.1f} pJ" in out
+    assert main(["sim", "sa32_bf16", "gemm_1024", "--out", str(tmp_path), "--no-plot"]) == 0
+    assert "n/a (the workload updates no weights)" in capsys.readouterr().out
 
 
 def test_sim_yaml_paths_and_compare(tmp_path, capsys):

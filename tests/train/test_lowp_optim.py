@@ -10,7 +10,7 @@ from lowbit.optim import LowpOptimizer
 
 def _run(n_steps, **hp):
     p = torch.nn.Parameter(torch.ones(4000))
-    opt = LowpOptimizer([p], lr=1.0, weight_format="bf16", arith_format="bf16", state_format="bf16", seed=3, **hp)
+    opt = LowpOptimizer([p], name="sgd", lr=1.0, weight_format="bf16", arith_format="bf16", state_format="bf16", seed=3, **hp)
     u = float(get_format("bf16").quantize(torch.tensor([1e-3]))[0])
     for _ in range(n_steps):
         p.grad = torch.full_like(p, -u)         # update +u each step, far below half an ulp of 1.0
@@ -73,13 +73,13 @@ def test_fp32_momentum_and_adamw_match_torch_optimizers():
     """With fp32 everywhere the low-precision shell is plain SGD-momentum / AdamW (torch as reference)."""
     _compare_with_torch(dict(lr=0.1, momentum=0.9, weight_decay=0.01), torch.optim.SGD,
                         dict(lr=0.1, momentum=0.9, weight_decay=0.01))
-    _compare_with_torch(dict(lr=0.01, adam=True, weight_decay=0.1), torch.optim.AdamW,
+    _compare_with_torch(dict(name="adamw", lr=0.01, weight_decay=0.1), torch.optim.AdamW,
                         dict(lr=0.01, weight_decay=0.1))
 
 
 def test_states_live_in_their_format():
     p = torch.nn.Parameter(torch.randn(64))
-    opt = LowpOptimizer([p], lr=0.01, adam=True, state_format="bf16", weight_format="bf16", rounding="stochastic")
+    opt = LowpOptimizer([p], name="adamw", lr=0.01, state_format="bf16", weight_format="bf16", rounding="stochastic")
     for _ in range(3):
         p.grad = torch.randn(64)
         opt.step()
