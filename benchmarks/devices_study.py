@@ -136,6 +136,10 @@ def network(arm: Arm, st: Study) -> str:
 
 
 def run_arm(arm: Arm, st: Study, seed: int, data) -> dict:
+    """One arm x seed through lowbit's training loop (lowbit.train.loop.fit): batch 1, a new random order
+    of the training set every epoch (one generator seeded by `seed`), constant lr, test accuracy at the end."""
+    from lowbit.optim import OptimSpec, build_optimizer
+    from lowbit.train.loop import Plan, evaluate, fit
     Xtr, ytr, Xte, yte = data
     torch.manual_seed(seed)
     lr = arm.lr or st.lr
@@ -151,19 +155,19 @@ def run_arm(arm: Arm, st: Study, seed: int, data) -> dict:
                                        rule=_rule(arm, (len(sizes) - 1) * seed + i + 1),
                                        weight_range=st.weight_range, seed=1000 * seed + i + 1))
     model = torch.nn.Sequential(*layers)
-    opt = torch.optim.SGD(model.parameters(), lr=lr) if arm.kind == "software" else AnalogOptimizer(model, lr)
+    opt = build_optimizer(OptimSpec("sgd", lr=lr), model.parameters(), seed) if arm.kind == "software" \
+        else AnalogOptimizer(model, lr)
     g = torch.Generator().manual_seed(seed)
-    steps = 0
+    n = len(Xtr)
+    orders = [torch.randperm(n, generator=g) for _ in range(st.epochs)]
+
+    def batch(step):   # one sample
+        idx = orders[step // n][step % n:step % n + 1]
+        return Xtr[idx], ytr[idx]
+    plan = Plan(st.epochs * n, n, batch, lambda step: lr, eval_every=None, log_every=n)
     t0 = time.perf_counter()
-    for _ in range(st.epochs):
-        for i in torch.randperm(len(Xtr), generator=g).tolist():
-            loss = torch.nn.functional.cross_entropy(model(Xtr[i:i + 1]), ytr[i:i + 1])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            steps += 1
-    with torch.no_grad():
-        acc = float((model(Xte).argmax(1) == yte).float().mean())
+    steps = fit(model, opt, plan)["step"]
+    acc = evaluate(model, Xte, yte)[1]
     out = {"arm": arm.name, "network": network(arm, st), "seed": seed, "accuracy": acc, "steps": steps,
            "seconds": time.perf_counter() - t0}
     if arm.kind == "analog":

@@ -45,7 +45,7 @@ def resnet_space():
 
 
 def _throughput(space, repeat):
-    from lowbit.sim.explore import explore, load_space
+    from lowbit.sim.dse import explore, load_space
     s = load_space(space, base=HERE.parent / "configs" / "dse")
     times = []
     for _ in range(repeat):
@@ -96,7 +96,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
-    from lowbit.sim.explore import explore
+    from lowbit.sim.dse import explore
     t0 = time.perf_counter()
     explore({**GEMM_SPACE, "rows": [8], "cols": [8]}, stop=50)    # Numba compile / cache load
     compile_s = time.perf_counter() - t0

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -57,55 +56,37 @@ LR = {"mlp": {"fp32_adam": 0.03, "fp32_madam": 0.03, "lns_madam": 2 ** -5, "lns_
       "cnn": {"fp32_adam": 0.01, "fp32_madam": 0.3, "lns_madam": 2 ** -2, "lns_madam_nearest": 2 ** -3,
               "lns8_sgd": 0.1, "lns8_adam": 0.03, "lns8_adam_master": 0.03,
               "fp32_madam_p10": 0.3, "lns_madam_p10": 2 ** -2, "lns_madam_nearest_p10": 2 ** -2}}
-MODELS = {"mlp": {"kind": "mlp", "hidden": (64,)}, "cnn": {"kind": "cnn", "channels": 8}}
-
-
-def _recipe(arm: str, lr: float):
-    from lowbit.recipes import resolve_recipe
-    base, over, _ = ARMS[arm]
-    return resolve_recipe({"base": base, "name": arm, "optimizer": dict(over, lr=lr)})
+MODELS = {"mlp": {"kind": "mlp", "hidden": [64]}, "cnn": {"kind": "cnn", "channels": 8}}
 
 
 def run_one(job: dict) -> dict:
-    """One training run: model x arm x lr x seed; validation split when job['validate']."""
+    """One training run: model x arm x lr x seed through lowbit's training loop (`train_run`: batch 32,
+    cosine schedule from the arm's lr); on a validation split when job['validate']."""
+    import dataclasses
     import torch
-    import torch.nn.functional as F
     torch.set_num_threads(1)
-    from lowbit.nn import quantize_model
-    from lowbit.optim import LNSMadam, build_optimizer
-    from lowbit.train.data import batch_indices, load_data
-    from lowbit.train.loop import lr_at
-    from lowbit.train.models import ModelSpec, build_model
+    from lowbit.optim import LNSMadam
+    from lowbit.train import load_config, load_data, train_run
 
     t0 = time.perf_counter()
+    base, over, _ = ARMS[job["arm"]]
+    cfg = load_config({"data": {"name": "digits", "test_fraction": 0.2, "split_seed": 0},
+                       "model": MODELS[job["model"]], "epochs": job["epochs"], "batch_size": 32,
+                       "lr_schedule": "cosine", "seeds": [job["seed"]],
+                       "recipes": [{"base": base, "name": job["arm"], "optimizer": dict(over, lr=job["lr"])}]})
     data = load_data("digits", 0.2, 0)
-    xtr, ytr, xte, yte = data.x_train, data.y_train, data.x_test, data.y_test
     if job["validate"]:   # hold out the last 20 % of the training set; the test set is never looked at
-        k = int(len(xtr) * 0.8)
-        xtr, ytr, xte, yte = xtr[:k], ytr[:k], xtr[k:], ytr[k:]
-    recipe = _recipe(job["arm"], job["lr"])
-    model = build_model(ModelSpec(**MODELS[job["model"]]), data.n_features, data.n_classes, data.image_shape,
-                        job["seed"])
-    quantize_model(model, recipe, seed=job["seed"])
-    opt = build_optimizer(recipe.optimizer, model.parameters(), job["seed"])
-    bs, n = 32, len(xtr)
-    spe = math.ceil(n / bs)
-    total = job["epochs"] * spe
-    for step in range(total):
-        epoch, i = divmod(step, spe)
-        opt.set_lr(lr_at(job["lr"], "cosine", step, total))
-        idx = batch_indices(n, bs, job["seed"], epoch, i)
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(xtr[idx]), ytr[idx]).backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        acc = float((model(xte).argmax(1) == yte).float().mean())
+        k = int(len(data.x_train) * 0.8)
+        data = dataclasses.replace(data, x_train=data.x_train[:k], y_train=data.y_train[:k],
+                                   x_test=data.x_train[k:], y_test=data.y_train[k:])
+    res = train_run(cfg, cfg.recipes[0], job["seed"], data=data, keep_objects=True)
+    model, opt = res.model, res.optimizer
     on_grid = None
     if isinstance(opt, LNSMadam):   # no master copy: every parameter is decode(codes) * scale
         on_grid = all(torch.equal(p.detach(), opt.weights(p)) for p in model.parameters())
-    return dict(job, accuracy=acc, lost=opt.lost_fraction(), unchanged=opt.unchanged_fraction(),
-                rel_error=opt.relative_update_error(), on_grid=on_grid, steps=total, wall_s=time.perf_counter() - t0)
+    return dict(job, accuracy=res.accuracy, lost=res.updates_lost, unchanged=res.updates_unchanged,
+                rel_error=opt.relative_update_error(), on_grid=on_grid, steps=res.steps,
+                wall_s=time.perf_counter() - t0)
 
 
 def _pool_map(jobs, n):

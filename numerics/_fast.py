@@ -16,6 +16,8 @@ An MX block shifts the element grid by its scale exponent instead of dividing by
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
 
@@ -36,10 +38,28 @@ _F64_EXP = 0x7FF0000000000000
 PARALLEL_MIN = 1 << 16
 
 
+_REFERENCE_ONLY = contextvars.ContextVar("lowbit_reference_only", default=False)
+
+
+def available() -> bool:
+    """Numba is installed and its JIT is on."""
+    return numba is not None and not numba.config.DISABLE_JIT
+
+
 def enabled() -> bool:
     """Use the kernels unless Numba is missing, JIT is disabled (then the reference is faster than
-    interpreted loops) or LOWBIT_NO_FAST=1."""
-    return numba is not None and not numba.config.DISABLE_JIT and os.environ.get("LOWBIT_NO_FAST") != "1"
+    interpreted loops), LOWBIT_NO_FAST=1 or a `reference_only()` block (backend='reference') is active."""
+    return available() and os.environ.get("LOWBIT_NO_FAST") != "1" and not _REFERENCE_ONLY.get()
+
+
+@contextlib.contextmanager
+def reference_only():
+    """Run the numpy reference instead of the kernels inside this block (this thread/context only)."""
+    token = _REFERENCE_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _REFERENCE_ONLY.reset(token)
 
 
 if numba is not None:

@@ -25,6 +25,7 @@ import abc
 
 import numpy as np
 
+from . import _fast, backend as _backend
 from ._arrays import rebox, unbox_codes, unbox_float
 from .rounding import Overflow, Rounding, check_rbits, parse_overflow, parse_rounding, random_bits, seed_from
 
@@ -114,12 +115,24 @@ class ElementFormat(Format):
 
     # ---- public API ----
     def quantize(self, x, axis: int = -1, rounding="nearest_even", overflow=None, generator=None,
-                 rbits: int = DEFAULT_RBITS, random_bits=None, offset: int = 0):
+                 rbits: int = DEFAULT_RBITS, random_bits=None, offset: int = 0, backend=None):
         """Round x onto this format's grid; returns values in x's container, shape and device
         (float32, or float64 for float64 input or for formats wider than float32). `axis` is validated
-        and otherwise unused (elementwise rounding)."""
+        and otherwise unused (elementwise rounding). `backend`: None (automatic, or $LOWBIT_BACKEND),
+        'torch', 'numba' or 'reference' (numerics/backend.py)."""
+        normalize_axis(axis, np.ndim(x))
+        be = _backend.resolve(backend, x)
+        if be == "torch":
+            from . import _torch_backend
+            return _torch_backend.format_quantize(self, x, rounding, overflow, generator, rbits, random_bits, offset)
+        if be == "reference":
+            with _fast.reference_only():
+                return self._quantize_cpu(x, rounding, overflow, generator, rbits, random_bits, offset)
+        return self._quantize_cpu(x, rounding, overflow, generator, rbits, random_bits, offset)
+
+    def _quantize_cpu(self, x, rounding, overflow, generator, rbits, random_bits, offset):
+        """The CPU path: numpy arrays through the Numba kernels or the numpy reference."""
         arr, box = unbox_float(x)
-        normalize_axis(axis, arr.ndim)
         mode, ovf, rbits, rand, seed = self._prepare(arr.size, rounding, overflow, generator, rbits,
                                                      random_bits, offset)
         out = self._quantize_flat(arr.reshape(-1), mode, ovf, rbits, rand, seed, offset)

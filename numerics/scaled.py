@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _fast
+from . import _fast, backend as _backend
 from ._arrays import rebox, unbox_float
 from .floatfmt import FloatFormat
 from .format import DEFAULT_RBITS, ElementFormat, Format, normalize_axis
@@ -230,11 +230,22 @@ class ScaledFormat(Format):
                              f"stream is indexed by position in the block layout); allowed: 0")
 
     def quantize(self, x, axis: int = -1, rounding="nearest_even", overflow=None, generator=None,
-                 rbits: int = DEFAULT_RBITS, random_bits=None, offset: int = 0):
-        """Values after scaling, element rounding (saturating) and unscaling, in x's container/shape."""
+                 rbits: int = DEFAULT_RBITS, random_bits=None, offset: int = 0, backend=None):
+        """Values after scaling, element rounding (saturating) and unscaling, in x's container/shape.
+        `backend` as ElementFormat.quantize's (numerics/backend.py)."""
         self._check_call(overflow, offset)
+        ax = normalize_axis(axis, np.ndim(x))
+        be = _backend.resolve(backend, x)
+        if be == "torch":
+            from . import _torch_backend
+            return _torch_backend.scaled_quantize(self, x, ax, rounding, generator, rbits, random_bits)
+        if be == "reference":
+            with _fast.reference_only():
+                return self._quantize_cpu(x, ax, rounding, generator, rbits, random_bits)
+        return self._quantize_cpu(x, ax, rounding, generator, rbits, random_bits)
+
+    def _quantize_cpu(self, x, ax, rounding, generator, rbits, random_bits):
         arr, box = unbox_float(x)
-        ax = normalize_axis(axis, arr.ndim)
         if self._fast_path():
             moved, blocks, pad = self._blocks(arr, ax)
             flat = np.ascontiguousarray(blocks.reshape(-1, blocks.shape[-1]))

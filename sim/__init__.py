@@ -11,6 +11,9 @@ Public API
 - Energy (sim/energy.py, sim/report.py): `load_energy_table`, `list_energy_tables`, `EnergyTable`, `Cost`,
   `simulate(workload, arch, energy=None)` and `energy_per_update(workload, arch)` -> `SimReport`
   (`.pj_per_step`, `.pj_per_weight_update`, `.breakdown["component"|"layer"]`, `.cycles`, `.actions`).
+- Design-space exploration (sim/dse.py, sim/area.py, sim/dse_report.py; `lowbit dse`): `explore(space)` ->
+  `DSEResult` (`.columns`, `.pareto`), `load_space`, `Space`, `pareto_mask`; area tables (configs/area/):
+  `load_area_table`, `AreaTable`.
 """
 from .workload import (ELEMENTWISE_OPS, LEVELS, PHASES, TENSOR_CLASSES, Elementwise, Gemm, Transfer, Workload,
                        format_bits)
@@ -19,6 +22,8 @@ from .arch import Arch, Buffer, Datapath, list_arch_presets, load_arch
 from .systolic import GemmResult, systolic_gemm
 from .energy import Cost, EnergyTable, list_energy_tables, load_energy_table
 from .report import COMPONENTS, SimReport, energy_per_update, simulate
+from .dse import DSEResult, Space, explore, load_space, pareto_mask
+from .area import AreaTable, load_area_table
 from .training import (OPTIMIZER_OPS, Layer, StepFormats, conv, conv_output_size, linear, matmul, training_step,
                        update_work)
 
@@ -26,4 +31,5 @@ __all__ = ["Gemm", "Elementwise", "Transfer", "Workload", "PHASES", "ELEMENTWISE
            "format_bits", "Layer", "linear", "conv", "matmul", "conv_output_size", "StepFormats", "training_step",
            "update_work", "OPTIMIZER_OPS", "trace_layers", "Arch", "Buffer", "Datapath", "load_arch", "list_arch_presets",
            "systolic_gemm", "GemmResult", "Cost", "EnergyTable", "list_energy_tables", "load_energy_table",
-           "COMPONENTS", "SimReport", "energy_per_update", "simulate"]
+           "COMPONENTS", "SimReport", "energy_per_update", "simulate", "explore", "load_space", "Space", "DSEResult",
+           "pareto_mask", "AreaTable", "load_area_table"]

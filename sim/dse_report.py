@@ -16,7 +16,7 @@ import numpy as np
 
 from lowbit.numerics._io import atomic_write_bytes, atomic_write_text
 from .arch import load_arch
-from .explore import COLUMNS, DSEResult, pareto_mask
+from .dse import COLUMNS, DSEResult, pareto_mask
 
 __all__ = ["write_dse", "codesign", "csv_text"]
 

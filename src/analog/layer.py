@@ -9,11 +9,15 @@ them from that figure, since the energy of a pulse depends on the device and its
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from .rules import PulsedSGD, UpdateStats
-from .tile import AnalogTile, IOConfig
+from lowbit.optim import FunctionalOptimizer
+
+from .rules import PulsedSGD, UpdateRule, UpdateStats
+from .tile import IOConfig
 
 __all__ = ["AnalogLinear", "AnalogOptimizer"]
 
@@ -43,10 +47,12 @@ class AnalogLinear(torch.nn.Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.rule = rule if rule is not None else PulsedSGD(seed=seed)
-        make = getattr(self.rule, "make_tile", None) or AnalogTile   # MadamLog brings its LogTile
-        self.tile = make(out_features, in_features, device, cell=cell, bias=bias, io=io,
-                         weight_range=weight_range, seed=seed,
-                         pair_mid=not getattr(self.rule, "unidirectional", True))
+        if not isinstance(self.rule, UpdateRule):
+            raise ValueError(f"rule must be a lowbit.analog UpdateRule (PulsedSGD, MixedPrecision, TikiTaka, "
+                             f"MadamLog), got {type(self.rule).__name__}")
+        # the rule makes its tile (MadamLog: a LogTile)
+        self.tile = self.rule.make_tile(out_features, in_features, device, cell=cell, bias=bias, io=io,
+                                        weight_range=weight_range, seed=seed, pair_mid=not self.rule.unidirectional)
         # Initial weights (programmed ideally, not counted as training pulses): uniform +-1/sqrt(fan_in).
         g = np.random.default_rng(seed + 7919)
         bound = 1.0 / np.sqrt(in_features) if init_std is None else init_std
@@ -71,25 +77,37 @@ class AnalogLinear(torch.nn.Module):
         return st
 
 
-class AnalogOptimizer:
-    """Applies each AnalogLinear's rule after backward; keeps per-step and total pulse statistics."""
+@dataclass(frozen=True)
+class AnalogHP:
+    lr: float
+
+    def __post_init__(self):
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ValueError(f"lr={self.lr!r} must be > 0")
+        object.__setattr__(self, "lr", float(self.lr))
+
+
+class AnalogOptimizer(FunctionalOptimizer):
+    """Applies each AnalogLinear's rule after backward; keeps per-step and total pulse statistics. The
+    lowbit optimizer interface (set_lr, ...) over the layers' gradient anchors, so the training loop
+    drives it like any other optimizer; `step()` returns the step's UpdateStats per layer."""
+    hp_class = AnalogHP
 
     def __init__(self, model: torch.nn.Module, lr: float):
-        if not lr > 0:
-            raise ValueError(f"lr={lr!r} must be > 0")
-        self.layers = {n: m for n, m in model.named_modules() if isinstance(m, AnalogLinear)}
-        if not self.layers:
+        layers = {n: m for n, m in model.named_modules() if isinstance(m, AnalogLinear)}
+        if not layers:
             raise ValueError("the model has no AnalogLinear layers")
-        self.lr = float(lr)
+        super().__init__([m._anchor for m in layers.values()], AnalogHP(lr))
+        self.layers = layers
         self.total = UpdateStats()
         self.last: dict[str, UpdateStats] = {}
 
-    def zero_grad(self):
-        for m in self.layers.values():
-            m._anchor.grad = None
+    @property
+    def lr(self) -> float:
+        return self.hp.lr
 
-    def step(self) -> dict:
-        self.last = {name: m.apply_update(self.lr) for name, m in self.layers.items()}
+    def step(self, closure=None) -> dict:
+        self.last = {name: m.apply_update(self.hp.lr) for name, m in self.layers.items()}
         for st in self.last.values():
             self.total.add(st)
         return self.last

@@ -17,7 +17,7 @@ import torch
 from lowbit.optim.lns_madam import code_steps
 from lowbit.optim.madam import normalized_grad
 
-from .rules import UpdateStats
+from .rules import UpdateRule, UpdateStats
 from .tile import AnalogTile
 
 __all__ = ["LogTile", "MadamLog"]
@@ -51,7 +51,7 @@ class LogTile(AnalogTile):
         self.sign = np.where(W < 0, -1, 1).astype(np.int64)
 
 
-class MadamLog:
+class MadamLog(UpdateRule):
     """Integer log-level Madam on a LogTile: pulses = |level change|, priced V_w^2 G_k t_pw each."""
 
     unidirectional = True

@@ -31,7 +31,7 @@ from lowbit.numerics.devices import as_rng, init_state, pulse, with_weights
 
 from .tile import AnalogTile, symmetry_point
 
-__all__ = ["UpdateStats", "PulsedSGD", "MixedPrecision", "TikiTaka", "SCHEMES"]
+__all__ = ["UpdateRule", "UpdateStats", "PulsedSGD", "MixedPrecision", "TikiTaka", "SCHEMES"]
 
 SCHEMES = ("stochastic", "count")
 
@@ -82,7 +82,19 @@ def _check(owner, bl, lr=None):
         raise ValueError(f"{owner}: lr={lr!r} must be a finite number > 0")
 
 
-class PulsedSGD:
+class UpdateRule:
+    """What AnalogLinear needs from a learning rule: the tile it trains (`make_tile`) and `update`, which
+    turns one step's (x, d) into pulses. `unidirectional`: pair cells are only potentiated (with refresh)."""
+    unidirectional: bool = True
+
+    def make_tile(self, out_features, in_features, device, **kw) -> AnalogTile:
+        return AnalogTile(out_features, in_features, device, **kw)
+
+    def update(self, tile: AnalogTile, x, d, lr) -> UpdateStats:
+        raise NotImplementedError
+
+
+class PulsedSGD(UpdateRule):
     """SGD by pulses: bidirectional on a 'single' tile, unidirectional (potentiation only) on a 'pair' tile."""
 
     def __init__(self, scheme: str = "stochastic", bl: int = 31, update_management: bool = True,

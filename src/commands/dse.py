@@ -42,7 +42,7 @@ def _space_path(spec: str) -> Path:
 def run(args) -> int:
     import numpy as np
     from lowbit.sim.dse_report import write_dse
-    from lowbit.sim.explore import explore, load_space
+    from lowbit.sim.dse import explore, load_space
     from lowbit.train.backend import check_backend, make_backend
     check_backend(args.backend, args.address)
     if args.jobs is None or args.jobs < 1:

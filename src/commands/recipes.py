@@ -1,4 +1,4 @@
-"""`lowbit recipes`: the recipe registry (built-in and plugged-in recipes) with their formats."""
+"""`lowbit recipes`: every recipe of lowbit.recipes (src/recipes/: builtin.py, lns.py) with its formats."""
 from __future__ import annotations
 
 import json

@@ -28,22 +28,23 @@ def execute(cfg, out: Path, jobs, progress=True, ckpt_dir=None, resume=False, ba
         with make_backend(backend, address, jobs or cfg.jobs) as be:
             results = run_sweep(cfg, jobs, ckpt_dir=ckpt_dir, progress=progress, resume=resume, backend=be,
                                 runs_dir=out / "runs")
-    summary = summarize(results)
+    runs = [r.to_dict() for r in results]
+    summary = summarize(runs)
     wall = time.perf_counter() - t0
     extra = {"wall_s": wall}
-    corpus = next((r["corpus"] for r in results if r.get("corpus")), None)
+    corpus = next((r.corpus for r in results if r.corpus), None)
     if corpus is not None:
         extra["corpus"] = corpus
         print(f"corpus: {corpus['source']}, {corpus['bytes']} bytes, sha256 {corpus['sha256']} "
               f"(train {corpus['train_bytes']}, validation {corpus['val_bytes']} bytes)")
-    plots = write_report(out, config_to_dict(cfg), results, summary, extra)
+    plots = write_report(out, config_to_dict(cfg), runs, summary, extra)
     print(format_table(summary))
-    notes = {r.get("energy_note") for r in results if not r.get("energy") and r.get("energy_note")}
+    notes = {r.energy_note for r in results if not r.energy and r.energy_note}
     if notes:
         print(f"energy per update: - ({'; '.join(sorted(notes))})")
     print("upd lost = 1 - sum(sign(u) * applied change) / sum(|u|) over all weight updates (docs/training.md)")
     print(f"wrote {out}/metrics.json, metrics.csv, config.yaml, table.txt, {', '.join(plots)}  ({wall:.1f} s)")
-    return 3 if any(r.get("error") for r in results) else 0
+    return 3 if any(r.error for r in results) else 0
 
 
 def _names(values) -> list:

@@ -91,7 +91,12 @@ def export_tensors(tensors: dict, to, target: str = "packed", force: bool = Fals
     encs = {name: as_encoded(name, item) for name, item in tensors.items()}
     if isinstance(packing, str):
         from .manifest import can_pack_trits
-        packing = {n: packing for n, e in encs.items() if packing == "bits" or can_pack_trits(e.element_format)}
+        if packing == "trits":
+            other = sorted({e.fmt.name for e in encs.values() if not can_pack_trits(e.element_format)})
+            if other:
+                raise ValueError(f"packing 'trits' needs ternary codes; this export has {', '.join(other)} "
+                                 "tensors: use packing 'bits' (or a {name: packing} dict)")
+        packing = {n: packing for n in encs}
     options = dict(options, packing=packing or {})
 
     def body(folder: Path) -> dict:

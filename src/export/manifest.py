@@ -129,6 +129,10 @@ def encoded_from_entry(name: str, entry: dict, codes: np.ndarray, scales: np.nda
         axis, padded = layout["axis"], layout["padded"]
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{where}: manifest entry lacks {exc}; not a lowbit manifest entry") from None
+    _expect(entry.get("format_name"), str(fmt.name), f"{where} format_name (the name of its format spec)")
+    if is_scaled(fmt) and isinstance(entry.get("scales"), dict):
+        _expect(entry["scales"].get("format"), "fp32" if fmt.scale_format is None else str(fmt.scale_format.name),
+                f"{where} scales.format (the scale format of its format spec)")
     if codes.size != int(np.prod(lshape)):
         raise ValueError(f"{where}: {codes.size} codes found, {int(np.prod(lshape))} expected for layout {list(lshape)}")
     codes = codes.reshape(lshape)
@@ -152,16 +156,35 @@ def encoded_from_entry(name: str, entry: dict, codes: np.ndarray, scales: np.nda
     return EncodedTensor(fmt, shape, codes, axis, padded, scales, ts)
 
 
+def _check_part(name: str, part: str, info) -> None:
+    """The fields of an entry's codes/scales object: bits 1..32, count >= 0, a known packing."""
+    where = f"tensor {name!r} {part}"
+    if not isinstance(info, dict):
+        raise ValueError(f"{where}: an object with bits, count and packing expected, got {info!r}")
+    for key, lo, hi in (("bits", 1, 32), ("count", 0, None)):
+        v = info.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+            raise ValueError(f"{where}.{key}={v!r} must be an integer in [{lo}, {hi if hi else 'inf'}]")
+    if info.get("packing", "bits") not in PACKINGS:
+        raise ValueError(f"{where}.packing={info.get('packing')!r}; allowed: {', '.join(PACKINGS)}")
+
+
 def encoded_from_storage(name: str, entry: dict, fetch) -> EncodedTensor:
     """Read one tensor: `fetch(name, part, info)` returns (stored array, label) for part 'codes' or
     'scales' (info is that part of the entry); the arrays are unpacked and checked here."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"tensor {name!r}: a manifest entry is an object, got {entry!r}")
     try:
         parts = {}
         for part in ("codes", "scales"):
             info = entry.get(part)
             if info is None:
+                if part == "codes":
+                    raise ValueError(f"tensor {name!r}: the manifest entry has no 'codes'; not a lowbit manifest "
+                                     "entry")
                 parts[part] = None
                 continue
+            _check_part(name, part, info)
             arr, label = fetch(name, part, info)
             packing = info.get("packing", "bits")
             flat = codes_from_array(arr, info["bits"], info["count"], packing, f"{label} ({name} {part})")

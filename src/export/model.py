@@ -127,12 +127,54 @@ def _weights(folder: Path, manifest: dict, runtime: str | None) -> dict:
     return outs
 
 
+def _check_model_info(folder: Path, manifest: dict, info: dict) -> None:
+    """extra.model against the tensors: one ValueError line naming the field (a manifest edited with its
+    hash recomputed passes the checksum, not this)."""
+    from lowbit.nn.quantizer import make_quantizer
+    from lowbit.recipes import recipe_from_dict
+    from .spec import format_from_spec, format_spec
+    where = f"{folder}/manifest.json: extra.model"
+    b = info.get("builder")
+    if b is not None and not (isinstance(b, dict) and isinstance(b.get("name"), str)
+                              and isinstance(b.get("args", {}), dict)):
+        raise ValueError(f"{where}.builder: null or {{'name': ..., 'args': {{...}}}} expected, got {b!r}")
+    if not isinstance(info.get("state_file"), str) or info["state_file"] not in manifest.get("files", {}):
+        raise ValueError(f"{where}.state_file={info.get('state_file')!r} is not among the checksummed files")
+    for key in ("seed", "rank"):
+        if isinstance(info.get(key), bool) or not isinstance(info.get(key), int):
+            raise ValueError(f"{where}.{key}={info.get(key)!r} must be an integer")
+    if not isinstance(info.get("recipe"), dict):
+        raise ValueError(f"{where}.recipe must be a recipe object, got {info.get('recipe')!r}")
+    recipe = recipe_from_dict(info["recipe"])
+    weight_spec = format_spec(make_quantizer(recipe.weight).fmt)
+    layers = info.get("layers")
+    tensors = manifest.get("tensors")
+    if not isinstance(layers, dict) or not isinstance(tensors, dict):
+        raise ValueError(f"{where}.layers and tensors must map names to entries")
+    expect = {f"{name}.weight" for name in layers}
+    if expect != set(tensors):
+        raise ValueError(f"{where}.layers lists {sorted(expect)}, the manifest's tensors are {sorted(tensors)}")
+    for name, layer in layers.items():
+        entry = tensors[f"{name}.weight"]
+        if not isinstance(entry, dict):
+            raise ValueError(f"tensor {name + '.weight'!r}: a manifest entry is an object, got {entry!r}")
+        spec = entry.get("format")
+        fmt = format_from_spec(spec, f"tensor {name + '.weight'!r} format")
+        if not isinstance(layer, dict) or layer.get("format") != fmt.name:
+            raise ValueError(f"{where}.layers[{name!r}].format: {fmt.name!r} (its tensor's format spec) expected, "
+                             f"got {layer.get('format') if isinstance(layer, dict) else layer!r}")
+        if spec != weight_spec:
+            raise ValueError(f"{where}.recipe: recipe {recipe.name!r} quantizes weights to "
+                             f"{weight_spec.get('name')!r}, but tensor {name + '.weight'!r} is {fmt.name!r}")
+
+
 def load_exported(folder, build=None, runtime: str | None = None):
     """The model of a model export, rebuilt and in eval mode (see the module docstring). `build()` returns
     the architecture (plain torch layers) when the export names no builder. `runtime="onnxruntime"`
     (onnx exports) takes the weights from running model.onnx in onnxruntime instead of decoding them
     here: the deployed graph's values, which the tests require to give the same outputs bit for bit."""
     load = require("safetensors.torch", "a model export").load
+    from safetensors import SafetensorError
     from lowbit.nn import quantize_model
     from lowbit.recipes import QuantSpec, recipe_from_dict
     folder = Path(folder)
@@ -141,6 +183,7 @@ def load_exported(folder, build=None, runtime: str | None = None):
     if not isinstance(info, dict):
         raise ValueError(f"{folder} is a tensor export, not a model export (no extra.model in its manifest); "
                          "read it with lowbit.export.load_tensors")
+    _check_model_info(folder, manifest, info)
     if build is None:
         b = info.get("builder") or {}
         if b.get("name") not in BUILDERS:
@@ -154,7 +197,10 @@ def load_exported(folder, build=None, runtime: str | None = None):
     recipe = dataclasses.replace(recipe, weight=QuantSpec("fp32"), name=f"{recipe.name}+exported_weights")
     quantize_model(module, recipe, seed=info["seed"], rank=info["rank"])
     params = dict(module.named_parameters())
-    state = load((folder / info["state_file"]).read_bytes())
+    try:
+        state = load((folder / info["state_file"]).read_bytes())
+    except SafetensorError as exc:
+        raise ValueError(f"{folder / info['state_file']}: not a valid safetensors file ({exc})") from None
     for name, values in _weights(folder, manifest, runtime).items():
         if name not in params:
             raise ValueError(f"{folder}: tensor {name!r} has no parameter in the rebuilt model")
@@ -163,6 +209,7 @@ def load_exported(folder, build=None, runtime: str | None = None):
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ValueError(f"{folder}: the export does not fit the rebuilt model: {exc}") from None
+        raise ValueError(f"{folder}: the export does not fit the rebuilt model: {' '.join(str(exc).split())}") \
+            from None
     module.lowbit_export = json.loads(json.dumps(info))
     return module.eval()

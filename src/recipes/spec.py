@@ -157,7 +157,8 @@ def from_fields(cls, data, owner, base=None):
     try:
         return dataclasses.replace(base, **data) if base is not None else cls(**data)
     except ValueError as exc:
-        raise ValueError(f"{owner}: {exc}") from None
+        msg, tail = str(exc), owner.rsplit(".", 1)[-1] + ": "   # "x.optimizer: optimizer: ..." said once
+        raise ValueError(f"{owner}: {msg[len(tail):] if msg.startswith(tail) else msg}") from None
     except TypeError as exc:
         raise ValueError(f"{owner}: {exc}") from None
 

@@ -16,8 +16,8 @@ import torch.distributed as dist
 __all__ = ["ddp_train", "main"]
 
 
-def ddp_train(cfg, rank: int, world: int, max_steps: int | None = None) -> list[dict]:
-    """Every (recipe, seed) of cfg under DDP in an initialized process group; results of this rank."""
+def ddp_train(cfg, rank: int, world: int, max_steps: int | None = None) -> list:
+    """Every (recipe, seed) of cfg under DDP in an initialized process group; this rank's TrainResults."""
     from torch.nn.parallel import DistributedDataParallel as DDP
     from .loop import train_run
     from .sweep import single_thread
@@ -40,9 +40,7 @@ def main(argv=None) -> int:
     cfg = load_config(args.config)
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
-    results = ddp_train(cfg, rank, world)
-    for r in results:
-        r.pop("model_state", None)
+    results = [r.to_dict() for r in ddp_train(cfg, rank, world)]
     if rank == 0:
         summary = summarize(results)
         write_report(args.out, config_to_dict(cfg), results, summary, {"world_size": world})

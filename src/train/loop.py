@@ -9,10 +9,13 @@ metrics so far and the RNG states, so `resume=True` continues bit-exactly.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -26,9 +29,11 @@ from .models import GPT, VOCAB, build_model, count_parameters
 from .ptq import evaluate_ptq
 from .config import config_to_dict
 from .resume import check_resume
+from .result import TrainResult
 from .threads import single_threaded
 
-__all__ = ["train_run", "lr_at", "save_checkpoint", "load_checkpoint", "check_datapath", "UpdateWorkCounter"]
+__all__ = ["train_run", "fit", "Plan", "new_state", "evaluate", "lr_at", "save_checkpoint", "load_checkpoint",
+           "check_datapath", "UpdateWorkCounter", "TrainResult"]
 
 
 def lr_at(base: float, schedule: str, step: int, total: int, warmup: int = 0) -> float:
@@ -57,13 +62,14 @@ def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def _evaluate(model, x, y):
-    model.eval()
+def evaluate(net, x, y) -> tuple[float, float]:
+    """(test loss, test accuracy) of a classifier `net` on (x, y), in eval mode and without gradients."""
+    net.eval()
     with torch.no_grad():
-        out = model(x)
+        out = net(x)
         loss = float(F.cross_entropy(out, y))
         acc = float((out.argmax(1) == y).float().mean())
-    model.train()
+    net.train()
     return loss, acc
 
 
@@ -124,30 +130,107 @@ def check_datapath(recipe) -> None:
         raise ValueError(f"recipe {recipe.name!r}: datapath={recipe.datapath!r}: {exc}") from None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The steps `fit` runs. `batch(step) -> (x, y)` is that step's batch, `lr(step)` its learning rate;
+    `evaluate(net) -> (loss, accuracy)` runs every `eval_every` steps (0: at every epoch end; None:
+    never) and after the last step."""
+    total: int                                   # steps of the whole run
+    steps_per_epoch: int
+    batch: Callable[[int], tuple]
+    lr: Callable[[int], float]
+    evaluate: Callable | None = None
+    eval_every: int | None = 0
+    log_every: int = 5                           # steps per point of the training loss curve
+    grad_clip: float | None = None               # clip the gradient norm before the update
+
+
+def new_state() -> dict:
+    """The loop state `fit` advances (saved whole in checkpoints)."""
+    return {"step": 0, "loss_curve": [], "eval": [], "running": 0.0, "count": 0, "workload": None}
+
+
+def fit(model, opt, plan: Plan, state: dict | None = None, *, net=None, stop: int | None = None,
+        step_scope=None, after_step=None) -> dict:
+    """THE training loop of lowbit (`train_run`, the LNS-Madam benchmark and the device study use it).
+
+    From `state["step"]` to `stop` (default plan.total): set the step's lr, zero the gradients, forward
+    `net` (default `model`) on the step's batch, cross-entropy over the last axis, the NaN/Inf guard on
+    the loss, backward, optional gradient clipping, `opt.step()`, the NaN/Inf guard on every weight of
+    `model` (NonFiniteError naming the step, layer and tensor); then the loss curve, the evaluation and
+    `after_step(state, end_epoch)`. `step_scope(step, state)` is a context manager around the step's
+    forward/backward/update (op counting). `opt` is a lowbit optimizer (the
+    lowbit.optim.FunctionalOptimizer interface). Returns `state`."""
+    net = model if net is None else net
+    state = new_state() if state is None else state
+    layer_of = _param_layers(model)
+    stop = plan.total if stop is None else min(plan.total, stop)
+    while state["step"] < stop:
+        step = state["step"]
+        xb, yb = plan.batch(step)
+        opt.set_lr(plan.lr(step))
+        with step_scope(step, state) if step_scope is not None else contextlib.nullcontext():
+            opt.zero_grad(set_to_none=True)
+            out = net(xb)
+            loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.reshape(-1))
+            if not torch.isfinite(loss):
+                raise NonFiniteError(step, "loss", "loss")
+            loss.backward()
+            if plan.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), plan.grad_clip)
+            opt.step()
+        for p in model.parameters():
+            if not bool(torch.isfinite(p).all()):
+                raise NonFiniteError(step, layer_of[id(p)], "weight (after the optimizer step)")
+        state["running"] += float(loss.detach())
+        state["count"] += 1
+        state["step"] = step + 1
+        if state["step"] % plan.log_every == 0 or state["step"] == plan.total:
+            state["loss_curve"].append((state["step"], state["running"] / state["count"]))
+            state["running"], state["count"] = 0.0, 0
+        end_epoch = state["step"] % plan.steps_per_epoch == 0 or state["step"] == plan.total
+        every = plan.eval_every
+        if plan.evaluate is not None and every is not None and (
+                (end_epoch and not every) or (every and state["step"] % every == 0) or state["step"] == plan.total):
+            tl, ta = plan.evaluate(net)
+            state["eval"].append((state["step"], tl, ta))
+        if after_step is not None:
+            after_step(state, end_epoch)
+    return state
+
+
 @single_threaded      # bit-identical whatever the caller's thread count (docs/reliability.md)
 def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: bool = False, rank: int = 0,
-              world: int = 1, wrap=None, max_steps: int | None = None, model_fn=None) -> dict:
-    """Train `recipe` under `cfg` with `seed`; returns the run's metrics (and checkpoints to ckpt_path).
+              world: int = 1, wrap=None, max_steps: int | None = None, model_fn=None, data=None,
+              keep_objects: bool = False) -> TrainResult:
+    """Train `recipe` under `cfg` with `seed` through `fit`; returns the run's `TrainResult` (and
+    checkpoints to ckpt_path).
 
     `wrap(model) -> model` lets a caller wrap the quantized model (DDP); `rank`/`world` shard batches.
-    `max_steps` stops early (tests of resume). NaN/Inf raise NonFiniteError after the last good checkpoint.
+    `max_steps` stops early (tests of resume; the result then carries `model_state`). NaN/Inf raise
+    NonFiniteError after the last good checkpoint.
     `model_fn(seed) -> nn.Module` trains the caller's own model instead of `cfg.model` (called after
     torch.manual_seed(seed)); for data kind text its forward maps (B, T) int64 bytes to (B, T, 256) logits.
-    Its checkpoints then need that model to be rebuilt (`lowbit export` rebuilds only `cfg.model`)."""
+    Its checkpoints then need that model to be rebuilt (`lowbit export` rebuilds only `cfg.model`).
+    `data` replaces the config's dataset (a `lowbit.train.data.Dataset`, e.g. a validation split; not for
+    text); `keep_objects` puts the trained model and optimizer into the result."""
     t0 = time.perf_counter()
     check_datapath(recipe)
     text = cfg.data.kind == "text"
     if text:   # a byte-level language model (model kind gpt): see data.TextData
+        if data is not None:
+            raise ValueError("train_run: data= replaces a dataset; a text config reads its corpus itself")
         data = load_text(cfg.data.path, cfg.data.test_fraction, cfg.model.context)
         model = _own_model(model_fn, seed) if model_fn is not None else build_model(cfg.model, VOCAB, VOCAB, (), seed)
         x_val, y_val = data.eval_windows(cfg.model.context, cfg.data.eval_bytes)
-        evaluate = lambda m: _evaluate_lm(m, x_val, y_val)   # noqa: E731
+        evaluate_net = lambda m: _evaluate_lm(m, x_val, y_val)   # noqa: E731
     else:
-        data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
-                         cfg.data.outlier_scale, cfg.data.scale_spread)
+        if data is None:
+            data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed, cfg.data.outlier_channels,
+                             cfg.data.outlier_scale, cfg.data.scale_spread)
         model = _own_model(model_fn, seed) if model_fn is not None else build_model(
             cfg.model, data.n_features, data.n_classes, data.image_shape, seed)
-        evaluate = lambda m: _evaluate(m, data.x_test, data.y_test)   # noqa: E731
+        evaluate_net = lambda m: evaluate(m, data.x_test, data.y_test)   # noqa: E731
     quantize_model(model, recipe, seed=seed, rank=rank)
     ctx = get_context(model)
     net = wrap(model) if wrap is not None else model
@@ -161,7 +244,7 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
         n = len(data.x_train)
         spe = math.ceil(n / cfg.batch_size)
     total = cfg.steps if cfg.steps is not None else cfg.epochs * spe
-    state = {"step": 0, "loss_curve": [], "eval": [], "running": 0.0, "count": 0, "workload": None}
+    state = new_state()
     if isinstance(model, GPT):
         state["attn_stats"] = []
     if resume:
@@ -174,47 +257,28 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
         np.random.set_state(ck["rng"]["numpy"])
         random.setstate(ck["rng"]["python"])
 
-    def checkpoint():
-        if ckpt_path is not None and rank == 0:
-            save_checkpoint(ckpt_path, {
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "state": dict(state),
-                "recipe": recipe.name, "seed": seed,
-                "config": config_to_dict(cfg),  # so `lowbit export` can rebuild the model on its own
-                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}})
-
-    base_lr = recipe.optimizer.lr
-    stop = total if max_steps is None else min(total, max_steps)
-    while state["step"] < stop:
-        step = state["step"]
-        epoch, i = divmod(step, spe)
+    def batch(step):
         if text:
             xb, yb = data.batch(cfg.batch_size, cfg.model.context, seed, step)
-            xb, yb = xb[rank::world], yb[rank::world]
-        else:
-            idx = batch_indices(n, cfg.batch_size, seed, epoch, i)
-            idx = idx[rank::world]
-            xb, yb = data.x_train[idx], data.y_train[idx]
-        lr = lr_at(base_lr, cfg.lr_schedule, step, total, cfg.warmup_steps)
-        opt.set_lr(lr)
+            return xb[rank::world], yb[rank::world]
+        idx = batch_indices(n, cfg.batch_size, seed, *divmod(step, spe))[rank::world]
+        return data.x_train[idx], data.y_train[idx]
+
+    @contextlib.contextmanager
+    def step_scope(step, state):
+        """Every step runs in the model's counting context; the first one is counted (GEMMs and, through
+        the optimizer's observer, the update work) into state["workload"]. A GPT's attention statistics
+        of the step are recorded here too (before any evaluation forward)."""
         ctx.step = step
         count = state["workload"] is None
         with counting(model, name=f"{recipe.name}_step") as c:
             if not count:
                 ctx.counter = None
             opt.set_observer(UpdateWorkCounter(c, recipe, pid_names) if count else None)
-            opt.zero_grad(set_to_none=True)
-            out = net(xb)
-            loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.reshape(-1))
-            if not torch.isfinite(loss):
-                raise NonFiniteError(step, "loss", "loss")
-            loss.backward()
-            if cfg.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            opt.set_observer(None)
-        for p in model.parameters():
-            if not bool(torch.isfinite(p).all()):
-                raise NonFiniteError(step, layer_of[id(p)], "weight (after the optimizer step)")
+            try:
+                yield
+            finally:
+                opt.set_observer(None)
         if count:
             state["workload"] = {"summary": c.summary(), "items": c.workload().to_dict()}
         if "attn_stats" in state:
@@ -222,38 +286,41 @@ def train_run(cfg, recipe, seed: int, ckpt_path: Path | None = None, resume: boo
             if blocks:
                 state["attn_stats"].append({"step": step, **{k: sum(b[k] for b in blocks) / len(blocks)
                                                                for k in blocks[0]}})
-        state["running"] += float(loss.detach())
-        state["count"] += 1
-        state["step"] = step + 1
-        if state["step"] % cfg.log_every == 0 or state["step"] == total:
-            state["loss_curve"].append((state["step"], state["running"] / state["count"]))
-            state["running"], state["count"] = 0.0, 0
-        end_epoch = state["step"] % spe == 0 or state["step"] == total
-        if (end_epoch and not cfg.eval_every) or (cfg.eval_every and state["step"] % cfg.eval_every == 0) or \
-                state["step"] == total:
-            tl, ta = evaluate(net)
-            state["eval"].append((state["step"], tl, ta))
-        if (cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0) or \
-                (not cfg.checkpoint_every and end_epoch):
-            checkpoint()
-    test_loss, acc = evaluate(net)
-    result = {"recipe": recipe.name, "seed": seed, "steps": state["step"], "final_loss": test_loss,
-              "train_loss": state["loss_curve"][-1][1] if state["loss_curve"] else None, "accuracy": acc,
-              "bits_per_weight": recipe.bits_per_weight, "train_bits_per_weight": recipe.train_bits_per_weight,
-              "updates_lost": opt.lost_fraction(), "updates_unchanged": opt.unchanged_fraction(),
-              "loss_curve": state["loss_curve"], "eval": state["eval"], "datapath": recipe.datapath,
-              "op_counts": state["workload"]["summary"] if state["workload"] else None,
-              "wall_s": time.perf_counter() - t0, "n_params": count_parameters(model)}
+
+    def after_step(state, end_epoch):
+        every = cfg.checkpoint_every
+        if ckpt_path is not None and rank == 0 and ((every and state["step"] % every == 0) or
+                                                    (not every and end_epoch)):
+            save_checkpoint(ckpt_path, {
+                "model": model.state_dict(), "optimizer": opt.state_dict(), "state": dict(state),
+                "recipe": recipe.name, "seed": seed,
+                "config": config_to_dict(cfg),  # so `lowbit export` can rebuild the model on its own
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}})
+
+    base_lr = recipe.optimizer.lr
+    plan = Plan(total, spe, batch, lambda step: lr_at(base_lr, cfg.lr_schedule, step, total, cfg.warmup_steps),
+                evaluate_net, cfg.eval_every, cfg.log_every, cfg.grad_clip)
+    fit(model, opt, plan, state, net=net, stop=max_steps, step_scope=step_scope, after_step=after_step)
+    test_loss, acc = evaluate_net(net)
+    work = state["workload"]
+    result = TrainResult(
+        recipe.name, seed, state["step"], test_loss, state["loss_curve"][-1][1] if state["loss_curve"] else None,
+        acc, recipe.bits_per_weight, recipe.train_bits_per_weight, opt.lost_fraction(), opt.unchanged_fraction(),
+        state["loss_curve"], state["eval"], recipe.datapath, work["summary"] if work else None,
+        time.perf_counter() - t0, count_parameters(model))
     if text:   # final_loss is the validation loss in nats per byte, accuracy the next-byte accuracy
-        result.update(val_nats_per_byte=test_loss, val_bits_per_byte=test_loss / math.log(2), corpus=data.info(),
-                      val_bytes_evaluated=int(y_val.numel()))
+        result.val_nats_per_byte, result.val_bits_per_byte = test_loss, test_loss / math.log(2)
+        result.corpus, result.val_bytes_evaluated = data.info(), int(y_val.numel())
     if "attn_stats" in state:
-        result["attn_stats"] = state["attn_stats"]
-    result["energy"] = _energy(state["workload"]["items"], recipe.datapath) if state["workload"] else None
-    result["energy_note"] = "" if state["workload"] else "no workload"
+        result.attn_stats = state["attn_stats"]
+    result.energy = _energy(work["items"], recipe.datapath) if work else None
+    result.energy_note = "" if work else "no workload"
     if cfg.ptq and state["step"] == total and not text:
-        result["ptq"] = evaluate_ptq(model, cfg.ptq, data)
-    result["model_state"] = {k: v.clone() for k, v in model.state_dict().items()} if max_steps is not None else None
+        result.ptq = evaluate_ptq(model, cfg.ptq, data)
+    if max_steps is not None:
+        result.model_state = {k: v.clone() for k, v in model.state_dict().items()}
+    if keep_objects:
+        result.model, result.optimizer = model, opt
     return result
 
 

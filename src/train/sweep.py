@@ -32,15 +32,11 @@ def _job(args):
     single_thread()
     from lowbit.nn import NonFiniteError
     from .loop import train_run
+    from .result import TrainResult
     try:
-        res = train_run(cfg, recipe, seed, ckpt_path=ckpt, resume=bool(resume and ckpt and os.path.isfile(ckpt)))
+        return train_run(cfg, recipe, seed, ckpt_path=ckpt, resume=bool(resume and ckpt and os.path.isfile(ckpt)))
     except NonFiniteError as exc:
-        res = {"recipe": recipe.name, "seed": seed, "error": str(exc), "accuracy": float("nan"),
-               "final_loss": float("nan"), "bits_per_weight": recipe.bits_per_weight,
-               "train_bits_per_weight": recipe.train_bits_per_weight, "updates_lost": None, "energy": None,
-               "loss_curve": [], "eval": [], "datapath": recipe.datapath}
-    res.pop("model_state", None)
-    return res
+        return TrainResult.failed(recipe, seed, str(exc), exc.step)
 
 
 def run_file(runs_dir, recipe: str, seed: int):
@@ -52,18 +48,19 @@ def _finish(runs_dir, r):
     if runs_dir is not None:
         import json
         from lowbit.numerics._io import atomic_write_text
-        atomic_write_text(run_file(runs_dir, r["recipe"], r["seed"]), json.dumps(r, indent=1, default=str))
+        atomic_write_text(run_file(runs_dir, r.recipe, r.seed), json.dumps(r.to_dict(), indent=1, default=str))
 
 
 def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True, resume: bool = False,
-              backend=None, runs_dir=None) -> list[dict]:
-    """Train every (recipe, seed) of `cfg`; returns the run results in (recipe, seed) order. With
+              backend=None, runs_dir=None) -> list:
+    """Train every (recipe, seed) of `cfg`; returns the runs' `TrainResult`s in (recipe, seed) order. With
     `ckpt_dir`, each run checkpoints to <ckpt_dir>/<recipe>_seed<seed>.pt; `resume` continues from them.
     With `runs_dir`, each finished run is written atomically to <runs_dir>/<recipe>_seed<seed>.json as it
     completes, and `resume` skips the runs already there. `backend` (lowbit.train.backend: LocalBackend,
     RayBackend) runs one task per run; None = the local process pool of `jobs` processes."""
     import json
     from tqdm import tqdm
+    from .result import TrainResult
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"run_sweep: jobs={jobs!r} must be an integer >= 1 (or None for the config's)")
     from .resume import checkpoint_file
@@ -75,15 +72,15 @@ def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True
             path = run_file(runs_dir, t[1].name, t[2])
             if os.path.isfile(path):
                 with open(path) as fh:
-                    results[(t[1].name, t[2])] = json.load(fh)
+                    results[(t[1].name, t[2])] = TrainResult.from_dict(json.load(fh))
                 tasks.remove(t)
     jobs = max(1, min(jobs or cfg.jobs, max(1, len(tasks))))
     bar = tqdm(total=len(tasks), desc="lowbit run", unit="run", disable=not progress, dynamic_ncols=True)
 
     def done(r):
         _finish(runs_dir, r)
-        results[(r["recipe"], r["seed"])] = r
-        bar.set_postfix_str(f"{r['recipe']} seed {r['seed']}: acc {r['accuracy']:.3f}")
+        results[(r.recipe, r.seed)] = r
+        bar.set_postfix_str(f"{r.recipe} seed {r.seed}: acc {r.accuracy:.3f}")
         bar.update()
     try:
         if backend is not None:

@@ -1,9 +1,5 @@
-"""Helpers shared by the reliability tests: run the `lowbit` CLI in-process or as a subprocess and
-check that a bad input gives one line on stderr and exit code 2 (no traceback)."""
-import os
-import subprocess
-import sys
-
+"""Shared by the reliability tests: run the `lowbit` CLI in-process and check that a bad input gives one
+line on stderr and exit code 2 (no traceback)."""
 import pytest
 
 from lowbit.cli import main
@@ -20,9 +16,3 @@ def one_line_error(capsys):
         return err[0]
     return run
 
-
-def lowbit_subprocess(*argv, cwd=None, env=None, timeout=120, **kw):
-    """`python -m lowbit.cli ARGS` in a fresh process (one torch thread, like CI)."""
-    e = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **(env or {}))
-    return subprocess.run([sys.executable, "-m", "lowbit.cli", *map(str, argv)], cwd=cwd, env=e,
-                          capture_output=True, text=True, timeout=timeout, **kw)

@@ -50,7 +50,7 @@ def test_resume_accepts_what_may_change(started, tmp_path):
     copy.write_bytes(open(path, "rb").read())
     cfg = _changed(name="other", jobs=2, checkpoint_every=1, seeds=[0, 5], recipes=["fp32", "bf16_nearest"])
     r = train_run(cfg, cfg.recipes[0], 0, ckpt_path=copy, resume=True, max_steps=3)
-    assert r["steps"] == 3
+    assert r.steps == 3
 
 
 def test_cli_resume_with_a_changed_config_is_one_line_before_any_run(started, tmp_path, one_line_error):

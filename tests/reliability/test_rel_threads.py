@@ -13,7 +13,7 @@ def test_train_run_is_bit_identical_across_thread_counts():
     try:
         for n in (2, 1, 4):
             torch.set_num_threads(n)
-            states[n] = train_run(cfg, cfg.recipes[0], 0, max_steps=25)["model_state"]
+            states[n] = train_run(cfg, cfg.recipes[0], 0, max_steps=25).model_state
             assert torch.get_num_threads() == n          # the caller's setting is restored
     finally:
         torch.set_num_threads(before)

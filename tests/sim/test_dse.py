@@ -13,7 +13,7 @@ import pytest
 import lowbit.sim as sim
 from lowbit.cli import main
 from lowbit.sim.area import load_area_table
-from lowbit.sim.explore import explore, load_space, pareto_mask, traced_layers
+from lowbit.sim.dse import explore, load_space, pareto_mask, traced_layers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -221,3 +221,13 @@ def test_example_spaces_load():
     for p in sorted((ROOT / "configs" / "dse").glob("*.yaml")):
         s = load_space(p)
         assert s.size > 0
+
+
+def test_sizes_beyond_int64_are_refused_in_one_line_and_large_ones_are_exact():
+    base = {"datapath": ["fp32"], "rows": [8], "cols": [8], "buffers": {"a": 1024, "b": 1024, "c": 1024}}
+    with pytest.raises(ValueError, match=r"too large for the batched int64 evaluation .* `lowbit sim`$"):
+        explore({**base, "workloads": [{"gemm": {"m": 2 ** 20, "n": 2 ** 20, "k": 2 ** 20}}]})
+    r = explore({**base, "workloads": [{"gemm": {"m": 2 ** 14, "n": 2 ** 14, "k": 2 ** 14}}]})
+    g = sim.systolic_gemm(2 ** 14, 2 ** 14, 2 ** 14, rows=8, cols=8, a_format="fp32", b_format="fp32",
+                          acc_format="fp32", buffer_bits={k: 1024 * 8192 for k in "abc"}, dram_bits_per_cycle=512)
+    assert r.columns["cycles"][0] == g.prefetch_cycles + g.cycle_count + g.writeback_cycles

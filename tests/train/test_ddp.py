@@ -18,7 +18,7 @@ def _worker(rank, world, port, out_dir):
     try:
         for rep in range(2):   # twice in one launch: the second run must reproduce the first bit for bit
             res = ddp_train(load_config(CFG), rank, world, max_steps=8)[0]
-            torch.save(res["model_state"], f"{out_dir}/rank{rank}_{rep}.pt")
+            torch.save(res.model_state, f"{out_dir}/rank{rank}_{rep}.pt")
     finally:
         dist.destroy_process_group()
 

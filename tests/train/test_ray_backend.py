@@ -28,7 +28,8 @@ def ray_local():
 
 def _cfg():
     from lowbit.train import load_config
-    return load_config({"recipes": ["bf16_sr"], "seeds": [0, 1], "epochs": 1, "jobs": 2,
+    # blobs, not digits: no scikit-learn import in each fresh Ray worker
+    return load_config({"recipes": ["bf16_sr"], "seeds": [0, 1], "epochs": 1, "jobs": 2, "data": {"name": "blobs"},
                         "model": {"kind": "mlp", "hidden": [16]}})
 
 
@@ -38,6 +39,11 @@ def _strip_wall(x):
     if isinstance(x, list):
         return [_strip_wall(v) for v in x]
     return x
+
+
+def _records(results):
+    """The runs' JSON records (TrainResult.to_dict()) without wall times."""
+    return _strip_wall(json.loads(json.dumps([r.to_dict() for r in results])))
 
 
 def _ray_task_pids(name="ray::_job"):
@@ -75,7 +81,7 @@ def test_sweep_on_ray_with_a_killed_worker_equals_local_and_resume_skips_finishe
     assert killed, "no Ray worker was seen running a task"
     local_dir = tmp_path / "local"
     local = run_sweep(cfg, jobs=1, progress=False, runs_dir=str(local_dir))
-    assert _strip_wall(json.loads(json.dumps(remote))) == _strip_wall(json.loads(json.dumps(local)))
+    assert _records(remote) == _records(local)
     assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(p.name for p in local_dir.iterdir())
     # --resume: finished runs are skipped (their files untouched), the missing one is run again
     os.remove(run_file(str(local_dir), "bf16_sr", 1))
@@ -83,7 +89,7 @@ def test_sweep_on_ray_with_a_killed_worker_equals_local_and_resume_skips_finishe
     stamp = os.stat(keep).st_mtime_ns
     again = run_sweep(cfg, jobs=1, progress=False, runs_dir=str(local_dir), resume=True)
     assert os.stat(keep).st_mtime_ns == stamp
-    assert _strip_wall(json.loads(json.dumps(again))) == _strip_wall(json.loads(json.dumps(local)))
+    assert _records(again) == _records(local)
 
 
 def test_dse_on_ray_is_byte_identical_to_local(ray_local, tmp_path, capsys):

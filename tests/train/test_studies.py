@@ -16,10 +16,10 @@ def _study(key):
     out = {}
     for r in cfg.recipes:
         runs = [train_run(cfg, r, s) for s in cfg.seeds]
-        out[r.name] = {k: sum(x[k] for x in runs) / len(runs) for k in ("accuracy", "final_loss")}
-        out[r.name]["lost"] = sum(x["updates_lost"] for x in runs) / len(runs)
+        out[r.name] = {k: sum(getattr(x, k) for x in runs) / len(runs) for k in ("accuracy", "final_loss")}
+        out[r.name]["lost"] = sum(x.updates_lost for x in runs) / len(runs)
         for kind in cfg.ptq:
-            out[r.name][kind] = sum(x["ptq"][kind]["accuracy"] for x in runs) / len(runs)
+            out[r.name][kind] = sum(x.ptq[kind]["accuracy"] for x in runs) / len(runs)
     return out
 
 

@@ -25,12 +25,12 @@ def test_resume_continues_bit_exactly(tmp_path):
     r = cfg.recipes[0]
     full = train_run(cfg, r, 0, ckpt_path=tmp_path / "a.pt", max_steps=10 ** 9)
     part = train_run(cfg, r, 0, ckpt_path=tmp_path / "b.pt", max_steps=14)
-    assert part["steps"] == 14 and load_checkpoint(tmp_path / "b.pt")["state"]["step"] == 14
+    assert part.steps == 14 and load_checkpoint(tmp_path / "b.pt")["state"]["step"] == 14
     rest = train_run(cfg, r, 0, ckpt_path=tmp_path / "b.pt", resume=True, max_steps=10 ** 9)
-    assert rest["steps"] == full["steps"] > 14
-    for k, v in full["model_state"].items():
-        assert torch.equal(v, rest["model_state"][k]), k
-    assert rest["loss_curve"] == full["loss_curve"] and rest["updates_lost"] == full["updates_lost"]
+    assert rest.steps == full.steps > 14
+    for k, v in full.model_state.items():
+        assert torch.equal(v, rest.model_state[k]), k
+    assert rest.loss_curve == full.loss_curve and rest.updates_lost == full.updates_lost
     assert not list(tmp_path.glob(".*.tmp"))          # atomic writes leave no temp files
 
 

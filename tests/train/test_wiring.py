@@ -114,3 +114,73 @@ def test_every_optimizer_has_the_loop_interface(recipe):
     fresh = build_optimizer(spec, [torch.nn.Parameter(p.detach().clone()) for p in params], seed=1)
     fresh.load_state_dict(sd)
     assert fresh.update_stats == sd["lowbit_update_stats"] != opt.update_stats
+
+
+def test_train_run_returns_a_typed_result_whose_record_round_trips():
+    from lowbit.train import TrainResult
+    cfg = load_config({**TINY, "recipes": ["fp32"], "ptq": ["binary"]})
+    res = train_run(cfg, cfg.recipes[0], 0)
+    assert isinstance(res, TrainResult) and res.steps == 6 and res.error is None and res.model_state is None
+    d = res.to_dict()
+    assert list(d) == ["recipe", "seed", "steps", "final_loss", "train_loss", "accuracy", "bits_per_weight",
+                       "train_bits_per_weight", "updates_lost", "updates_unchanged", "loss_curve", "eval",
+                       "datapath", "op_counts", "wall_s", "n_params", "energy", "energy_note", "ptq"]
+    assert d["energy"]["pj_per_weight_update"] > 0 and set(d["ptq"]) == {"binary"}
+    assert TrainResult.from_dict(d) == res
+    with pytest.raises(ValueError, match=r"run record: unknown key\(s\) \['acc'\]"):
+        TrainResult.from_dict({**d, "acc": 1.0})
+
+
+def _load_benchmark(name):
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod          # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmarks_train_through_the_one_loop(monkeypatch):
+    """The device study and the LNS-Madam benchmark have no loop of their own: both go through fit()."""
+    import lowbit.train.loop as loop
+    calls = []
+    real = loop.fit
+
+    def spy(model, opt, *a, **kw):
+        calls.append(type(opt).__name__)
+        return real(model, opt, *a, **kw)
+    monkeypatch.setattr(loop, "fit", spy)
+    ds = _load_benchmark("devices_study")
+    X, y, Xt, yt = ds.digits_split(0.2)
+    st = ds.Study(hidden=8, epochs=1, lr=0.05, seeds=(0,))
+    for arm in (ds.Arm(name="sw", kind="software"), ds.Arm(name="mp", device="agsi", rule="mixed")):
+        r = ds.run_arm(arm, st, 0, (X[:40], y[:40], Xt[:40], yt[:40]))
+        assert r["steps"] == 40
+    lm = _load_benchmark("lns_madam")
+    r = lm.run_one({"model": "mlp", "arm": "lns_madam", "lr": 2 ** -5, "seed": 0, "epochs": 1, "validate": True})
+    assert r["on_grid"] is True and r["steps"] == 36 and 0 <= r["rel_error"]
+    assert calls == ["LowpOptimizer", "AnalogOptimizer", "LNSMadam"]
+
+
+def test_analog_layer_takes_an_update_rule_and_its_optimizer_has_the_loop_interface():
+    from lowbit.analog import AnalogLinear, AnalogOptimizer, MadamLog
+    with pytest.raises(ValueError, match=r"rule must be a lowbit.analog UpdateRule .* got str"):
+        AnalogLinear(4, 2, "idealized", rule="sgd")
+    layer = AnalogLinear(4, 2, "idealized", rule=MadamLog(levels=8), seed=0)
+    opt = AnalogOptimizer(torch.nn.Sequential(layer), lr=0.1)
+    assert isinstance(opt, FunctionalOptimizer) and type(layer.tile).__name__ == "LogTile"
+    opt.set_lr(0.2)
+    assert opt.lr == 0.2 and opt.lost_fraction() is None
+
+
+def test_an_energy_pricing_error_is_not_swallowed(monkeypatch):
+    import lowbit.sim
+
+    def broken(workload, arch, energy=None):
+        raise KeyError("no energy for op 'fma' in fp8_e4m3fn")
+    monkeypatch.setattr(lowbit.sim, "energy_per_update", broken)
+    cfg = load_config({**TINY, "recipes": ["fp32"]})
+    with pytest.raises(KeyError, match="no energy for op"):
+        train_run(cfg, cfg.recipes[0], 0, max_steps=1)

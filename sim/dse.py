@@ -443,6 +443,15 @@ class _Group:
             f"{dp.b_format} ({dp.kind}){f' (and {len(bad) - 1} more GEMMs)' if len(bad) > 1 else ''}; "
             "lowbit sim prices such GEMMs at their own formats, which this datapath cannot run")
         self.pe = space.area_table.pe(dp)
+        # the batched evaluation is int64 numpy (wrapping silently on overflow): refuse sizes near 2^63
+        # instead (lowbit sim's systolic_gemm checks each size exactly)
+        rc = max(max(space.rows), max(space.cols), 1)
+        for g, a, b, acc, lns, wq in self.gemms:
+            bound = (g.m * g.n * g.k + (g.m * g.n + g.m * g.k + g.k * g.n) * (3 * rc + 2)) * g.count * max(wq) * 8
+            if bound >= 2 ** 63:
+                raise ValueError(f"explore: workload {wl.name!r}, GEMM {g.name!r} ({g.m} x {g.n} x {g.k}, count "
+                                 f"{g.count}) with arrays up to {rc} is too large for the batched int64 evaluation "
+                                 "(its traffic in 1/64 bits could reach 2^63); simulate it with `lowbit sim`")
 
     def costs(self, T):
         """Per-table scalar charges that do not depend on the geometry."""
