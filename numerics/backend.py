@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 
 from . import _fast
-from ._arrays import _is_torch, _no_meta
+from ._arrays import _is_torch
 
 __all__ = ["BACKENDS", "ENV", "check_backend", "resolve"]
 
@@ -37,8 +37,6 @@ def resolve(backend, x) -> str:
         backend = check_backend(os.environ.get(ENV) or None, ENV)
     elif backend not in BACKENDS:
         check_backend(backend)
-    if _is_torch(x) and x.device.type == "meta":   # no values: no backend can round it
-        _no_meta(x, "x")
     if backend is None:
         return "torch" if _is_torch(x) and x.device.type != "cpu" else "cpu"
     if backend == "numba" and not _fast.available():

@@ -26,7 +26,7 @@ import abc
 import numpy as np
 
 from . import _fast, backend as _backend
-from ._arrays import rebox, unbox_codes, unbox_float
+from ._arrays import check_has_values, ndim, rebox, unbox_codes, unbox_float
 from .rounding import Overflow, Rounding, check_rbits, parse_overflow, parse_rounding, random_bits, seed_from
 
 __all__ = ["Format", "ElementFormat", "normalize_axis"]
@@ -120,7 +120,8 @@ class ElementFormat(Format):
         (float32, or float64 for float64 input or for formats wider than float32). `axis` is validated
         and otherwise unused (elementwise rounding). `backend`: None (automatic, or $LOWBIT_BACKEND),
         'torch', 'numba' or 'reference' (numerics/backend.py)."""
-        normalize_axis(axis, np.ndim(x))
+        normalize_axis(axis, ndim(x))
+        check_has_values(x)
         be = _backend.resolve(backend, x)
         if be == "torch":
             from . import _torch_backend

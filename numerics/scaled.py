@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _fast, backend as _backend
-from ._arrays import rebox, unbox_float
+from ._arrays import check_has_values, ndim, rebox, unbox_float
 from .floatfmt import FloatFormat
 from .format import DEFAULT_RBITS, ElementFormat, Format, normalize_axis
 from .rounding import Overflow, parse_overflow
@@ -234,7 +234,8 @@ class ScaledFormat(Format):
         """Values after scaling, element rounding (saturating) and unscaling, in x's container/shape.
         `backend` as ElementFormat.quantize's (numerics/backend.py)."""
         self._check_call(overflow, offset)
-        ax = normalize_axis(axis, np.ndim(x))
+        ax = normalize_axis(axis, ndim(x))
+        check_has_values(x)
         be = _backend.resolve(backend, x)
         if be == "torch":
             from . import _torch_backend
