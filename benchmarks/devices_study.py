@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from lowbit.analog import AnalogLinear, AnalogOptimizer, MadamLog, MixedPrecision, PulsedSGD, TikiTaka
-from lowbit.numerics._io import load_yaml
+from lowbit.numerics._io import atomic_write_text, load_yaml
 from lowbit.numerics.devices import get_device, register_device
 
 RULES = ("sgd", "tikitaka", "mixed", "madam")
@@ -209,11 +207,7 @@ def print_table(table, st: Study):
 
 
 def _write_json(out: Path, payload: dict) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=1, default=str)
-    os.replace(tmp, out)
+    atomic_write_text(out, json.dumps(payload, indent=1, default=str))
 
 
 def _job(job):

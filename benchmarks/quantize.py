@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import tempfile
 import time
 
 import numpy as np
@@ -107,11 +105,8 @@ def main(argv=None) -> int:
               f"{'-' if r is None else ('yes' if r >= target else 'NO')}")
     out = {"n": n, "threads": torch.get_num_threads(), "rounds": args.rounds, "median_seconds": med,
            "melem_per_s": rate, "targets": [{"name": k, "ratio": r, "target": t} for k, r, t in checks]}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(out, fh, indent=1)
-    os.replace(tmp, args.out)
+    from lowbit.numerics._io import atomic_write_text
+    atomic_write_text(args.out, json.dumps(out, indent=1))
     print(f"\nwrote {args.out}")
     return 0
 

@@ -83,29 +83,27 @@ def lowp_sum(x, fmt, axis: int = -1, block: int | None = None, promote_fmt="fp32
     """Emulate summing `x` along `axis` in an accumulator of format `fmt`, adding one term at a time
     (each partial sum rounded to `fmt`). With `block`=K, every K terms the partial sum is added into a
     `promote_fmt` accumulator and the low-precision one restarts (the promotion interval of fp8 GEMMs).
-    Returns float64 values (numpy, or torch if x is a tensor)."""
+    Returns float64 values (numpy, or a torch tensor on x's device if x is a tensor)."""
     from .registry import get_format
     f = get_format(fmt)
     pf = get_format(promote_fmt) if block else None
     if block is not None and (isinstance(block, bool) or not isinstance(block, int) or block < 1):
         raise ValueError(f"block must be a positive integer or None, got {block!r}")
-    is_torch = _is_torch(x)
-    arr = x.detach().cpu().double().numpy() if is_torch else np.asarray(x, dtype=np.float64)
-    arr = np.moveaxis(arr, axis, -1)
     g = _generator(generator)
-    q = lambda v, ff: np.asarray(ff.quantize(v, rounding=rounding, generator=g, rbits=rbits), dtype=np.float64)
-    acc = np.zeros(arr.shape[:-1])
-    total = np.zeros(arr.shape[:-1])
-    for i in range(arr.shape[-1]):
+    if _is_torch(x):
+        # on the tensor's device: each partial sum rounds where the tensor lives (no host round trip)
+        import torch
+        arr = torch.movedim(x.detach().double(), axis, -1)
+        q = lambda v, ff: ff.quantize(v, rounding=rounding, generator=g, rbits=rbits).double()
+        zeros = lambda: torch.zeros(arr.shape[:-1], dtype=torch.float64, device=arr.device)
+    else:
+        arr = np.moveaxis(np.asarray(x, dtype=np.float64), axis, -1)
+        q = lambda v, ff: np.asarray(ff.quantize(v, rounding=rounding, generator=g, rbits=rbits), dtype=np.float64)
+        zeros = lambda: np.zeros(arr.shape[:-1])
+    acc, total = zeros(), zeros()
+    for i in range(arr.shape[-1]):   # the terms in order: the accumulation is sequential by definition
         acc = q(acc + arr[..., i], f)
         if block and (i + 1) % block == 0:
             total = q(total + acc, pf)
-            acc = np.zeros_like(acc)
-    if block:
-        total = q(total + acc, pf)
-    else:
-        total = acc
-    if is_torch:
-        import torch
-        return torch.from_numpy(total)
-    return total
+            acc = zeros()
+    return q(total + acc, pf) if block else acc

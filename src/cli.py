@@ -3,6 +3,7 @@ imported here by name and registered in the order of `lowbit --help`."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from lowbit.commands import demo, device, dse, export, formats, import_, recipes, run, sim, train, verify
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from lowbit.numerics.backend import ENV, check_backend
+        check_backend(os.environ.get(ENV) or None, ENV)   # a misspelled LOWBIT_BACKEND fails before any work
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError) as exc:
         # Bad input is reported as one clear line, not a traceback.

@@ -236,12 +236,8 @@ def main(argv=None) -> int:
            "command": COMMAND + (" --verify" if args.verify else "")
                       + (" --only " + " ".join(args.only) + " --merge" if args.only else ""),
            "bf16_mac_transistors": ref_mac, "units": rows}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1)
-    os.replace(tmp, out)
+    from lowbit.numerics._io import atomic_write_text
+    out = atomic_write_text(args.out, json.dumps(doc, indent=1))
     print(f"wrote {out}")
     return 0
 

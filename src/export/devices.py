@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lowbit.analog import AnalogLinear, AnalogTile, LogTile
+
 from ._deps import require
 from .store import read_manifest, write_directory
 
@@ -69,8 +71,8 @@ def programming_map(tiles: dict, max_pulses: int = MAX_PULSES) -> tuple[dict, di
     arrays, info = {}, {}
     for tname, tile in tiles.items():
         params = tile.params
-        entry = {"device": params.to_dict(), "cell": getattr(tile, "cell", "single"), "arrays": {}}
-        if hasattr(tile, "level") and hasattr(tile, "levels") and hasattr(tile, "base"):   # LogTile
+        entry = {"device": params.to_dict(), "cell": tile.cell, "arrays": {}}
+        if isinstance(tile, LogTile):
             level = np.asarray(tile.level, np.int64)
             fields = {"level": level, "sign": np.asarray(tile.sign, np.int64),
                       "conductance": np.asarray(tile.conductance(), np.float64),
@@ -97,15 +99,19 @@ def programming_map(tiles: dict, max_pulses: int = MAX_PULSES) -> tuple[dict, di
             for f, v in fields.items():
                 arr = np.ascontiguousarray(v)
                 arrays[f"{tname}.{aname}.{f}"] = arr.astype(np.int32) if arr.dtype.kind in "iu" else arr
-        entry["scale"] = float(getattr(tile, "scale", 1.0))
+        entry["scale"] = float(tile.scale)
         info[tname] = entry
     return arrays, info
 
 
 def _tiles_of(obj) -> dict:
     if isinstance(obj, dict):
+        bad = [k for k, t in obj.items() if not isinstance(t, AnalogTile)]
+        if bad:
+            raise ValueError(f"devices target: tiles[{bad[0]!r}] is a {type(obj[bad[0]]).__name__}, not a "
+                             "lowbit.analog AnalogTile")
         return dict(obj)
-    tiles = {name: m.tile for name, m in obj.named_modules() if hasattr(m, "tile") and hasattr(m.tile, "params")}
+    tiles = {name: m.tile for name, m in obj.named_modules() if isinstance(m, AnalogLinear)}
     if not tiles:
         raise ValueError("the model has no analog tiles (lowbit.analog AnalogLinear); the devices target "
                          "programs device arrays: use target 'packed', 'safetensors', 'memh' or 'onnx' "

@@ -255,6 +255,10 @@ def write_onnx(folder: Path, encs: dict, options: dict) -> dict:
     ops = options.get("ops", "auto")
     if ops not in OPS:
         raise ValueError(f"ops={ops!r}; allowed: {', '.join(OPS)}")
+    other = sorted({p for p in (options.get("packing") or {}).values() if p != "bits"})
+    if other:   # ONNX types or (portable) the LSB-first bit stream: there is no trit packing in a graph
+        raise ValueError(f"packing {other[0]!r} is not available in the onnx target (codes are ONNX types or the "
+                         "'bits' stream); use packing 'bits' or the packed, safetensors or memh target")
     opset, probes = options.get("opset"), {}
     if opset is None and ops == "auto":
         opset = _auto_opset(encs, probes)

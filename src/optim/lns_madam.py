@@ -21,11 +21,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from lowbit.numerics import LNSFormat, get_format, random_bits
-from lowbit.numerics.rounding import Rounding, check_rbits, round_magnitude
+from lowbit.numerics import LNSFormat, get_format
+from lowbit.numerics.rounding import Rounding, check_rbits
+from lowbit.numerics.torch_ops import lns_decode, lns_encode, random_bits, round_magnitude
 
 from .madam import MadamBase, record_update, check_common, madam_target, normalized_grad
 
@@ -54,12 +54,12 @@ def code_steps(gs: torch.Tensor, sign: torch.Tensor, steps_per_unit: float, roun
     """(integer code steps, their real-valued target): round(-steps_per_unit * g* * sign), by
     numerics' `round_magnitude` (nearest-even, or stochastic with random_bits(seed, n, rbits))."""
     delta = -steps_per_unit * gs.double() * sign.double()
-    d = delta.cpu().numpy().reshape(-1)
     mode = Rounding.STOCHASTIC if rounding == "stochastic" else Rounding.NEAREST_EVEN
-    rand = random_bits(seed, d.size, rbits) if mode is Rounding.STOCHASTIC else None
-    k = round_magnitude(np.abs(d), np.signbit(d), mode, rbits, rand)
-    k = np.where(d < 0, -k, k).astype(np.int64).reshape(tuple(delta.shape))
-    return torch.from_numpy(k).to(gs.device), delta
+    # on gs's device (lowbit.numerics.torch_ops: the bits of the numpy round_magnitude and random_bits)
+    rand = (random_bits(seed, delta.numel(), rbits, 0, delta.device).reshape(delta.shape)
+            if mode is Rounding.STOCHASTIC else None)
+    k = round_magnitude(delta.abs(), torch.signbit(delta), mode, rbits, rand)
+    return torch.where(delta < 0, -k, k).to(torch.int64), delta
 
 
 def step_seed(seed: int, pid: int, t: int) -> int:
@@ -127,24 +127,24 @@ class LNSMadam(MadamBase):
 
     def _init_state(self, p, state, hp):
         fmt = hp.lns
-        w0 = _rows(p.detach().double()).cpu()
+        w0 = _rows(p.detach().double())
         bound = hp.p_scale * math.sqrt(float((w0 ** 2).mean())) if w0.numel() else 0.0
         amax = w0.abs().amax() if hp.granularity == "tensor" or w0.shape[0] == 1 else w0.abs().amax(1, keepdim=True)
         scale = _pow2_at_least(torch.clamp(torch.as_tensor(amax), min=bound).reshape(-1, 1) / fmt.max)
-        codes = torch.from_numpy(fmt.encode((w0 / scale).numpy()))     # / 2^e: exact
+        codes = lns_encode(fmt, w0 / scale)                            # / 2^e: exact
         lift = ((codes & fmt.max_mag) == 0) & (w0 != 0)               # tiny non-zero weights start at min
         codes = torch.where(lift, 1 | (torch.signbit(w0).long() << (fmt.bits - 1)), codes)
         # Madam's clamp as a code: the largest magnitude whose value <= bound (per row: scales differ).
-        lim = fmt.encode((bound / scale).numpy(), rounding="toward_zero") & fmt.max_mag
+        lim = lns_encode(fmt, bound / scale, rounding="toward_zero") & fmt.max_mag
         state.update(codes=codes.reshape(p.shape).to(p.device), scale=scale, bound=bound,
-                     max_mag=torch.from_numpy(np.maximum(lim, 1)).reshape(-1, 1), step=0,
+                     max_mag=torch.clamp(lim, min=1).reshape(-1, 1), step=0,
                      v=torch.zeros_like(p, dtype=torch.float32))
         p.copy_(self.weights(p))
 
     def weights(self, p) -> torch.Tensor:
         """decode(codes) * scale in p's dtype: the only way the parameter's values are made."""
         st, fmt = self.state[p], self.param_groups[0]["hp"].lns
-        vals = torch.from_numpy(np.asarray(fmt.decode(_rows(st["codes"]).cpu().numpy()))) * st["scale"]
+        vals = lns_decode(fmt, _rows(st["codes"])) * st["scale"]
         return vals.reshape(p.shape).to(dtype=p.dtype, device=p.device)
 
     def state_format_tag(self) -> str:
@@ -160,18 +160,18 @@ class LNSMadam(MadamBase):
         gs, v = normalized_grad(g.float(), state["v"], t, hp.beta, hp.g_bound)
         if hp.state_format != "fp32":
             v = get_format(hp.state_format).quantize(v)
-        codes = _rows(state["codes"].cpu())
+        codes = _rows(state["codes"])
         mag, neg = codes & fmt.max_mag, (codes >> (fmt.bits - 1)) & 1
         sign = torch.where(mag > 0, 1 - 2 * neg, torch.zeros_like(neg))
-        k, _ = code_steps(_rows(gs.cpu()), sign, hp.code_lr, hp.rounding, hp.rbits,
+        k, _ = code_steps(_rows(gs), sign, hp.code_lr, hp.rounding, hp.rbits,
                           step_seed(hp.seed, state["pid"], t))
         new_mag = torch.where(mag > 0, torch.minimum(torch.clamp(mag + k, min=1), state["max_mag"]), mag)
         w_old = p.detach().clone()
         state.update(codes=(new_mag | (neg << (fmt.bits - 1))).reshape(p.shape).to(p.device), v=v, step=t)
         p.copy_(self.weights(p))
         # The rule's clamp in LNS is the largest code <= p_scale * RMS(w_0): the intended update uses it too.
-        wmax = torch.from_numpy(np.asarray(fmt.decode(state["max_mag"].numpy()))) * state["scale"]
-        target = madam_target(_rows(w_old.cpu()), _rows(gs.cpu()), hp.code_lr / fmt.gamma * math.log(2), wmax)
+        wmax = lns_decode(fmt, state["max_mag"]) * state["scale"]
+        target = madam_target(_rows(w_old), _rows(gs), hp.code_lr / fmt.gamma * math.log(2), wmax)
         target = target.reshape(p.shape).to(p.device)
         record_update(self.update_stats, target - w_old.double(), p.double() - w_old.double(), p == w_old)
         self._report(p, state, weight_format=fmt.name, state_format=hp.state_format, sr=hp.rounding == "stochastic")
@@ -192,6 +192,6 @@ class LNSMadam(MadamBase):
                         if not bool(((c == c.round()) & (c >= 0) & (c < 1 << fmt.bits)).all()):
                             raise ValueError(f"LNSMadam: state {key!r} holds values that are not {fmt.name} codes")
                         st[key] = c.long()
-                    st["scale"] = st["scale"].double().cpu()
-                    st["max_mag"] = st["max_mag"].cpu()
+                    st["scale"] = st["scale"].double().to(p.device)
+                    st["max_mag"] = st["max_mag"].to(p.device)
                     p.copy_(self.weights(p))

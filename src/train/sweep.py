@@ -74,6 +74,8 @@ def run_sweep(cfg, jobs: int | None = None, ckpt_dir=None, progress: bool = True
                 with open(path) as fh:
                     results[(t[1].name, t[2])] = TrainResult.from_dict(json.load(fh))
                 tasks.remove(t)
+        if results and progress:
+            print(f"--resume: {len(results)} finished run(s) in {runs_dir} skipped, {len(tasks)} to run", flush=True)
     jobs = max(1, min(jobs or cfg.jobs, max(1, len(tasks))))
     bar = tqdm(total=len(tasks), desc="lowbit run", unit="run", disable=not progress, dynamic_ncols=True)
 

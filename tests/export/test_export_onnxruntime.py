@@ -70,6 +70,8 @@ def test_auto_records_its_choice_and_bad_ops_are_refused(tmp_path):
     assert native[f"DequantizeLinear FLOAT8E4M3FN (tensor scale), opset {man['opset']}"] is (man["forms"]["v"] == "dq")
     with pytest.raises(ValueError, match="ops='fp4'; allowed: auto, qdq, qonnx, portable"):
         export_tensors({"w": (x, "int8")}, tmp_path / "b", target="onnx", ops="fp4")
+    with pytest.raises(ValueError, match="packing 'trits' is not available in the onnx target"):
+        export_tensors({"w": (x, "ternary")}, tmp_path / "b", target="onnx", packing="trits")
     assert not (tmp_path / "b").exists()
 
 

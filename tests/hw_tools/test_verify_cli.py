@@ -106,9 +106,11 @@ SV_DIR = Path(__file__).resolve().parents[2] / "hw" / "tests" / "rtl"
 
 def test_systemverilog_with_includes_and_defines(tmp_path, capsys):
     inc = SV_DIR / "include"
+    for sim in AVAIL:   # -I and -D reach both simulators
+        assert main(["verify", "fp_mul", "--format", "fp4_e2m1fn", "--top", "sv_mul", "--sim", sim, "--rtl",
+                     str(SV_DIR / "sv_mul.sv"), *FP_MUL, "-I", str(inc), "-D", "LB_BIAS=1"]) == 0
+        assert "256 vectors, 0 mismatches - PASS" in capsys.readouterr().out
     args = ["verify", "fp_mul", "--format", "fp4_e2m1fn", "--top", "sv_mul", "--sim", SIM]
-    assert main(args + ["--rtl", str(SV_DIR / "sv_mul.sv"), *FP_MUL, "-I", str(inc), "-D", "LB_BIAS=1"]) == 0
-    assert "256 vectors, 0 mismatches - PASS" in capsys.readouterr().out
     # The same text in a .v file: compiled as Verilog-2005, the error names the flags and suggests --sv.
     (tmp_path / "sv_mul.v").write_text((SV_DIR / "sv_mul.sv").read_text())
     assert main(args + ["--rtl", str(tmp_path / "sv_mul.v"), *FP_MUL, "-I", str(inc), "-D", "LB_BIAS=1"]) == 2

@@ -12,8 +12,10 @@ BAD_YAML = "name: x\nrecipes: [fp32, mxfp4\nepochs: 1\n"      # unclosed flow se
 
 def _loaders():
     from lowbit.numerics.devices.registry import load_device
+    from lowbit.sim import load_area_table, load_space
     return {"run config": load_config, "arch": load_arch, "energy table": load_energy_table,
-            "workload": Workload.load, "device preset": load_device, "load_yaml": load_yaml}
+            "workload": Workload.load, "device preset": load_device, "dse space": load_space,
+            "area table": load_area_table, "load_yaml": load_yaml}
 
 
 @pytest.mark.parametrize("what", list(_loaders()))
@@ -88,3 +90,17 @@ def test_out_naming_a_file_is_one_line(tmp_path, one_line_error):
     assert "is a file, not a folder" in one_line_error("train", "configs/runs/default.yaml", "--out", f)
     assert "is a file, not a folder" in one_line_error("device", "ecram", "--pulses", "3", "--out", f)
     assert f.read_text() == "keep"
+
+
+def test_the_sweep_does_not_silence_user_warnings():
+    # it used to call warnings.filterwarnings("ignore", category=UserWarning) in every worker (and, with
+    # one job, in the calling process)
+    import warnings
+    from lowbit.train.sweep import run_sweep
+    cfg = load_config({"model": {"kind": "mlp", "hidden": [4]}, "epochs": 1, "batch_size": 512, "seeds": [0],
+                       "recipes": ["fp32"]})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        run_sweep(cfg, jobs=1, progress=False)
+        warnings.warn("still shown", UserWarning)
+    assert any(str(w.message) == "still shown" for w in seen)

@@ -1,9 +1,7 @@
 """Reliability: `--resume` continues a run only under the config it was started with (issue 17 item 3);
 a changed epochs/lr/width is refused naming the keys, before any run starts; what may change resumes."""
-import dataclasses
 
 import pytest
-import torch
 import yaml
 
 from lowbit.train import load_checkpoint, load_config, train_run
@@ -62,3 +60,13 @@ def test_cli_resume_with_a_changed_config_is_one_line_before_any_run(started, tm
     assert "epochs: 2 in the checkpoint, 5 now" in line
     assert (started / "checkpoints" / "fp32_seed0.pt").stat().st_mtime_ns == mtime
     assert not (started / "metrics.json").exists()
+
+
+def test_cli_resume_over_a_garbage_checkpoint_is_one_line(tmp_path, one_line_error):
+    conf = tmp_path / "tiny.yaml"
+    conf.write_text(yaml.safe_dump(TINY))
+    (tmp_path / "o" / "checkpoints").mkdir(parents=True)
+    for content in (b"", b"\x80garbage" * 20):
+        (tmp_path / "o" / "checkpoints" / "fp32_seed0.pt").write_bytes(content)
+        line = one_line_error("train", conf, "--out", tmp_path / "o", "--resume", "--no-progress")
+        assert "fp32_seed0.pt: not a readable lowbit checkpoint" in line

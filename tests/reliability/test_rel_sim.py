@@ -83,7 +83,8 @@ def test_int64_kernel_and_python_int_kernel_agree_where_both_apply(monkeypatch):
         try:
             r = systolic_gemm(m, n, k, rows=R, cols=C, dataflow=rng.choice(["os", "ws", "is"]),
                               a_format=rng.choice(["fp32", "bf16", "mxfp8_e4m3"]), b_format="bf16",
-                              acc_format="fp32", buffer_bits={x: rng.choice([10 ** 4, 10 ** 6, 10 ** 9]) for x in "abc"},
+                              acc_format="fp32",
+                              buffer_bits={x: rng.choice([10 ** 4, 10 ** 6, 10 ** 9]) for x in "abc"},
                               dram_bits_per_cycle=rng.choice([1, 64, 4096]))
         except ValueError as exc:
             assert "too small for one" in str(exc)

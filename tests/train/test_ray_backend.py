@@ -35,7 +35,7 @@ def _cfg():
 
 def _strip_wall(x):
     if isinstance(x, dict):
-        return {k: _strip_wall(v) for k, v in x.items() if k != "wall_s"}
+        return {k: _strip_wall(v) for k, v in x.items() if not k.startswith("wall_s")}
     if isinstance(x, list):
         return [_strip_wall(v) for v in x]
     return x
