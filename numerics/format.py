@@ -120,10 +120,11 @@ class ElementFormat(Format):
         (float32, or float64 for float64 input or for formats wider than float32). `axis` is validated
         and otherwise unused (elementwise rounding). `backend`: None (automatic, or $LOWBIT_BACKEND),
         'torch', 'numba' or 'reference' (numerics/backend.py)."""
-        normalize_axis(axis, ndim(x))
-        check_has_values(x)
+        if type(axis) is not int or axis != -1:   # -1 is valid for every input: skip the check on the hot path
+            normalize_axis(axis, ndim(x))
         be = _backend.resolve(backend, x)
-        if be == "torch":
+        if be == "torch":   # (the CPU path refuses meta tensors when it unboxes them)
+            check_has_values(x)
             from . import _torch_backend
             return _torch_backend.format_quantize(self, x, rounding, overflow, generator, rbits, random_bits, offset)
         if be == "reference":
