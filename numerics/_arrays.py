@@ -63,19 +63,14 @@ def _contiguous(arr: np.ndarray) -> np.ndarray:
 
 def _no_meta(t, what: str):
     if t.device.type == "meta":
-        raise ValueError(f"lowbit cannot quantize, encode or decode a meta tensor ({what} is on device "
-                         f"'meta' and has no values); materialize it first (e.g. .to_empty(device='cpu'))")
+        raise ValueError(f"lowbit cannot read the values of a meta tensor ({what} is on device 'meta'): encode, "
+                         f"decode and the numba/reference backends need values (quantize on the torch backend "
+                         f"gives a meta result); materialize it first, e.g. .to_empty(device='cpu')")
 
 
 def ndim(x) -> int:
     """Dimensions of x (a tensor's own `dim()`, which torch.compile traces; numpy's for the rest)."""
     return x.dim() if _is_torch(x) else np.ndim(x)
-
-
-def check_has_values(x, what: str = "x"):
-    """A one-line ValueError for a tensor on the meta device (checked before a backend is chosen)."""
-    if _is_torch(x) and x.device.type == "meta":
-        _no_meta(x, what)
 
 
 _I64_MAX = np.iinfo(np.int64).max

@@ -26,7 +26,7 @@ import abc
 import numpy as np
 
 from . import _fast, backend as _backend
-from ._arrays import check_has_values, ndim, rebox, unbox_codes, unbox_float
+from ._arrays import ndim, rebox, unbox_codes, unbox_float
 from .rounding import Overflow, Rounding, check_rbits, parse_overflow, parse_rounding, random_bits, seed_from
 
 __all__ = ["Format", "ElementFormat", "normalize_axis"]
@@ -123,8 +123,7 @@ class ElementFormat(Format):
         if type(axis) is not int or axis != -1:   # -1 is valid for every input: skip the check on the hot path
             normalize_axis(axis, ndim(x))
         be = _backend.resolve(backend, x)
-        if be == "torch":   # (the CPU path refuses meta tensors when it unboxes them)
-            check_has_values(x)
+        if be == "torch":   # a meta tensor gives a meta result here, as torch ops do; the CPU path refuses it
             from . import _torch_backend
             return _torch_backend.format_quantize(self, x, rounding, overflow, generator, rbits, random_bits, offset)
         if be == "reference":

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _fast, backend as _backend
-from ._arrays import check_has_values, ndim, rebox, unbox_float
+from ._arrays import ndim, rebox, unbox_float
 from .floatfmt import FloatFormat
 from .format import DEFAULT_RBITS, ElementFormat, Format, normalize_axis
 from .rounding import Overflow, parse_overflow
@@ -236,8 +236,7 @@ class ScaledFormat(Format):
         self._check_call(overflow, offset)
         ax = normalize_axis(axis, ndim(x))
         be = _backend.resolve(backend, x)
-        if be == "torch":   # (the CPU path refuses meta tensors when it unboxes them)
-            check_has_values(x)
+        if be == "torch":   # a meta tensor gives a meta result here, as torch ops do; the CPU path refuses it
             from . import _torch_backend
             return _torch_backend.scaled_quantize(self, x, ax, rounding, generator, rbits, random_bits)
         if be == "reference":
