@@ -122,8 +122,7 @@ def gpt_main(args) -> int:
     rows = []
     for name in names:
         model, opt = _gpt_setup(name)
-        for i in range(2):                                       # warm-up (JIT, caches)
-            _gpt_step(model, opt, data, i)
+        _gpt_step(model, opt, data, 0)                           # warm-up (JIT, caches)
         pairs = []
         for i in range(args.pairs):
             t_base = _gpt_step(base_model, base_opt, data, 100 + i)
@@ -136,6 +135,7 @@ def gpt_main(args) -> int:
         print(f"{name:<14} step {rows[-1]['ms_median']:8.0f} ms  x fp32 {ratio:5.2f}  (target {GPT_TARGETS.get(name)})",
               flush=True)
         del model, opt
+        _write_partial(args, rows)
     if args.rss_steps:
         base = _peak_rss_child("fp32", args.rss_steps)
         for r in rows:
@@ -157,16 +157,8 @@ def gpt_main(args) -> int:
     if args.profile:
         model, opt = _gpt_setup(args.profile)
         _gpt_step(model, opt, data, 0)
-        pr = cProfile.Profile()
-        pr.enable()
-        for i in range(3):
-            _gpt_step(model, opt, data, 1 + i)
-        pr.disable()
-        buf = io.StringIO()
-        pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(15)
-        prof = buf.getvalue()
-        print(f"\nprofile of 3 GPT steps of {args.profile} (top functions by own time):")
-        print("\n".join(prof.splitlines()[6:]))
+        prof = _profile(lambda: [_gpt_step(model, opt, data, 1 + i) for i in range(3)], 15,
+                        f"3 GPT steps of {args.profile}")
     out = Path(args.out if args.out != "results/train_overhead.json" else "results/train_overhead_gpt.json")
     from lowbit.numerics._io import atomic_write_text
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +167,27 @@ def gpt_main(args) -> int:
                                        "torch": torch.__version__}, indent=1))
     print(f"wrote {out}")
     return 0
+
+
+def _profile(fn, top: int, what: str) -> str:
+    """Run fn under cProfile; print and return the `top` functions by own time."""
+    pr = cProfile.Profile()
+    pr.enable()
+    fn()
+    pr.disable()
+    buf = io.StringIO()
+    pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(top)
+    prof = buf.getvalue()
+    print(f"\nprofile of {what} (top functions by own time):")
+    print("\n".join(prof.splitlines()[6:]))
+    return prof
+
+
+def _write_partial(args, rows):
+    from lowbit.numerics._io import atomic_write_text
+    out = Path(args.out if args.out != "results/train_overhead.json" else "results/train_overhead_gpt.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out.with_suffix(".partial.json"), json.dumps({"rows": rows}, indent=1))
 
 
 def _fmt(v):
@@ -217,15 +230,8 @@ def main(argv=None) -> int:
     if args.profile:
         model, opt = _setup(args.profile, cfg, data)
         _steps(model, opt, data, 5, cfg.batch_size)
-        pr = cProfile.Profile()
-        pr.enable()
-        _steps(model, opt, data, args.steps, cfg.batch_size)
-        pr.disable()
-        buf = io.StringIO()
-        pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(12)
-        prof = buf.getvalue()
-        print(f"\nprofile of {args.steps} steps of {args.profile} (top functions by own time):")
-        print("\n".join(prof.splitlines()[6:]))
+        prof = _profile(lambda: _steps(model, opt, data, args.steps, cfg.batch_size), 12,
+                        f"{args.steps} steps of {args.profile}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

@@ -313,3 +313,13 @@ def test_cli_rejects_a_bad_backend_variable(monkeypatch, capsys):
     assert main(["recipes"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "lowbit recipes: error: LOWBIT_BACKEND='cuda' is not a backend; allowed: torch, numba, reference"
+
+
+def test_non_cpu_tensors_take_the_torch_backend_without_reading_data():
+    """The meta device (shapes, no data) stands in for an accelerator: the automatic choice runs every
+    family through the torch backend there, and nothing on the path reads a value back to the host."""
+    x = torch.empty(4, 64, device="meta")
+    for name, kw in (("bf16", {"rounding": "stochastic", "generator": 1}), ("int8", {"overflow": "wrap"}),
+                     ("mxfp4_e2m1", {}), ("nvfp4", {}), ("ternary_row", {}), ("lns8", {}), ("lns8_tensor", {})):
+        y = get_format(name).quantize(x, **kw)
+        assert y.device.type == "meta" and y.shape == x.shape and y.dtype == torch.float32
