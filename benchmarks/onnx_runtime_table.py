@@ -30,8 +30,7 @@ SPECIALS = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e30, -1e30, 1e-30, 448
 
 
 def _reference(fmt, x, axis):
-    from lowbit.numerics import ScaledFormat
-    return np.asarray(fmt.quantize(x, axis=axis) if isinstance(fmt, ScaledFormat) else fmt.quantize(x))
+    return np.asarray(fmt.quantize(x, axis=axis))
 
 
 def _inputs(fmt, seed: int) -> dict:

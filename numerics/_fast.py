@@ -1,4 +1,6 @@
-"""Numba fast path for float-format and power-of-two block-scaled (OCP MX) quantization.
+"""Numba fast path for elementwise (float and signed fixed-point) and block-scaled quantization: power-of-two
+scales (OCP MX) and amax scales held in fp32 or rounded to a scale format (NVFP4). Each format supplies its
+own kernel parameters (`Format.kernel_grid`); nothing here asks what class a format is.
 
 Not a second source of truth: tests/numerics/test_numerics_parity.py proves it bit-identical to
 `FloatFormat._quantize_reference` and `ScaledFormat`'s numpy reference (and the random stream to
@@ -280,37 +282,11 @@ def _call_literal(kernel, args: tuple, mode: int, key: tuple, arrays: tuple):
     return None
 
 
-def _float_params(fmt, mode: Rounding, overflow) -> tuple:
-    pos_ovf, neg_ovf, pos_inf, neg_inf = fmt._specials(mode, overflow)
-    q_sub = fmt.emin - (fmt.mbits if fmt.subnormals else 0)
-    return (int(fmt.mbits), int(fmt.emin), int(q_sub), bool(fmt.has_zero), bool(fmt.signed),
-            bool(fmt.policy == "fnuz" or not fmt.signed), float(fmt.max), float(fmt.min_normal),
-            float(pos_ovf), float(neg_ovf), float(pos_inf), float(neg_inf), MODE_ID[mode])
-
-
-def _fixed_params(fmt, mode: Rounding) -> tuple:
-    # A signed fixed-point format k * 2^-frac_bits on the same kernel: the grid step is 2^-frac_bits at
-    # every magnitude (emin above every input, so q = q_sub), a magnitude above kmax saturates to kmax
-    # or, for negative inputs, to kmin (-128 for int8, -127 for a symmetric int8), +-Inf saturate the
-    # same way, NaN stays NaN and zero has no sign. Inputs whose float64 ulp exceeds the step
-    # (|x| >= 2^(53 - frac_bits)) are beyond kmax <= 2^31 and saturate.
-    step = float(np.ldexp(1.0, -fmt.frac_bits))
-    hi, lo = float(np.ldexp(float(fmt.kmax), -fmt.frac_bits)), float(np.ldexp(float(fmt.kmin), -fmt.frac_bits))
-    return (60, 1 << 30, -int(fmt.frac_bits), True, True, True, hi, step, hi, lo, hi, lo, MODE_ID[mode])
-
-
 @functools.lru_cache(maxsize=None)
 def grid_params(fmt, mode: Rounding, overflow) -> tuple | None:
-    """The element kernel's scalar parameters of a (format, mode, overflow), derived once: for
-    FloatFormat, and for signed FixedFormat with saturating overflow (ieee means saturate there); None
-    for formats the kernel does not cover (unsigned or wrapping fixed point, LNS, ...)."""
-    from .fixed import FixedFormat
-    from .floatfmt import FloatFormat
-    if isinstance(fmt, FloatFormat):
-        return _float_params(fmt, mode, overflow)
-    if isinstance(fmt, FixedFormat) and fmt.signed and overflow is not Overflow.WRAP:
-        return _fixed_params(fmt, mode)
-    return None
+    """The element kernel's scalar parameters of a (format, mode, overflow), asked of the format once
+    (`Format.kernel_grid`); None for formats the kernel does not cover."""
+    return fmt.kernel_grid(mode, overflow)
 
 
 def supports(fmt, overflow=Overflow.SATURATE) -> bool:
@@ -343,7 +319,7 @@ def _block_params(elem, rule: str, elo: int, ehi: int) -> tuple:
     no-negative-zero flag), all from its saturating kernel parameters."""
     p = grid_params(elem, Rounding.NEAREST_EVEN, Overflow.SATURATE)
     emax = int(np.frexp(elem.max)[1]) - 1
-    return (_RULE_ID[rule], emax, int(getattr(elem, "mbits", 0)), float(elem.max)) + p[:3] + (
+    return (_RULE_ID[rule], emax, int(elem.mantissa_bits), float(elem.max)) + p[:3] + (
         int(elo), int(ehi), p[9], p[5])
 
 

@@ -16,20 +16,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _fast
-from .format import Format
-from .rounding import Overflow, Rounding, round_magnitude
+from .format import ElementFormat
+from .rounding import MODE_ID, Overflow, Rounding, round_magnitude
 
 __all__ = ["FixedFormat", "fixed"]
 
 
 @dataclass(frozen=True)
-class FixedFormat(Format):
+class FixedFormat(ElementFormat):
     int_bits: int  # total bits (named int_bits so that `bits` stays the derived property of every Format)
     frac_bits: int = 0
     signed: bool = True
     name: str = field(default="", compare=False)
     symmetric: bool = False
 
+    kind = "fixed"
     default_overflow = Overflow.SATURATE
     # 'ieee' has no meaning without Inf/NaN; it is accepted as the format's own behaviour: saturation.
     allowed_overflow = (Overflow.SATURATE, Overflow.IEEE, Overflow.WRAP)
@@ -79,6 +80,20 @@ class FixedFormat(Format):
     min_subnormal = min_normal
     eps = min_normal  # the step is uniform
 
+    def kernel_grid(self, mode: Rounding, overflow: Overflow) -> tuple | None:
+        """The float kernel's parameters for a signed format with saturating overflow ('ieee' means
+        saturate here); None (the reference rounds) for unsigned or wrapping formats.
+
+        The grid step is 2^-frac_bits at every magnitude (emin above every input, so q = q_sub), a
+        magnitude above kmax saturates to kmax or, for negative inputs, to kmin (-128 for int8, -127 for
+        a symmetric int8), +-Inf saturate the same way, NaN stays NaN and zero has no sign. Inputs whose
+        float64 ulp exceeds the step (|x| >= 2^(53 - frac_bits)) are beyond kmax <= 2^31 and saturate."""
+        if not self.signed or overflow is Overflow.WRAP:
+            return None
+        step = float(np.ldexp(1.0, -self.frac_bits))
+        hi, lo = float(np.ldexp(float(self.kmax), -self.frac_bits)), float(np.ldexp(float(self.kmin), -self.frac_bits))
+        return (60, 1 << 30, -int(self.frac_bits), True, True, True, hi, step, hi, lo, hi, lo, MODE_ID[mode])
+
     def _quantize_flat(self, x, mode, overflow, rbits, rand, seed, offset):
         out_dtype = np.float32 if (x.dtype == np.float32 and self.int_bits <= 24) else np.float64
         if _fast.supports(self, overflow):
@@ -121,7 +136,7 @@ class FixedFormat(Format):
         return v.astype(np.float32 if self.int_bits <= 24 else np.float64)
 
     def describe(self) -> dict:
-        return {"name": self.name, "bits": self.bits, "frac_bits": self.frac_bits, "signed": self.signed,
+        return {"name": self.name, "kind": self.kind, "bits": self.bits, "frac_bits": self.frac_bits, "signed": self.signed,
                 "symmetric": self.symmetric,
                 "max": self.max, "min": self.min, "step": self.eps}
 

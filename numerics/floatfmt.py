@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _fast
-from .format import Format
-from .rounding import Overflow, Rounding, round_magnitude
+from .format import ElementFormat
+from .rounding import MODE_ID, Overflow, Rounding, round_magnitude
 
 __all__ = ["FloatFormat", "POLICIES"]
 
@@ -37,13 +37,15 @@ _BF16_LANE_MAX = 1 << 23
 
 
 @dataclass(frozen=True)
-class FloatFormat(Format):
+class FloatFormat(ElementFormat):
     ebits: int
     mbits: int
     bias: int | None = None
     policy: str = "ieee"
     signed: bool = True
     name: str = field(default="", compare=False)
+
+    kind = "float"
 
     def __post_init__(self):
         for key in ("ebits", "mbits"):
@@ -103,6 +105,10 @@ class FloatFormat(Format):
     @property
     def bits(self) -> int:
         return int(self.signed) + self.ebits + self.mbits
+
+    @property
+    def mantissa_bits(self) -> int:
+        return self.mbits
 
     @property
     def subnormals(self) -> bool:
@@ -180,6 +186,16 @@ class FloatFormat(Format):
             pos, neg = (nan if math.isinf(pos) else pos), (nan if math.isinf(neg) else neg)
             return pos, (neg if self.signed else nan), nan, nan
         return pos, neg, inf, -inf
+
+    def kernel_grid(self, mode: Rounding, overflow: Overflow) -> tuple:
+        """The element kernel's parameters (numerics/_fast.py `_round_one`): mantissa bits, emin, the
+        subnormal grid exponent, has_zero, signed, no negative zero, max, min_normal, the four special
+        results of `_specials` and the mode id."""
+        pos_ovf, neg_ovf, pos_inf, neg_inf = self._specials(mode, overflow)
+        q_sub = self.emin - (self.mbits if self.subnormals else 0)
+        return (int(self.mbits), int(self.emin), int(q_sub), bool(self.has_zero), bool(self.signed),
+                bool(self.policy == "fnuz" or not self.signed), float(self.max), float(self.min_normal),
+                float(pos_ovf), float(neg_ovf), float(pos_inf), float(neg_inf), MODE_ID[mode])
 
     def _out_dtype(self, x: np.ndarray):
         return np.float32 if (x.dtype == np.float32 and self.fits_float32) else np.float64
@@ -266,6 +282,6 @@ class FloatFormat(Format):
         return val.astype(np.float32 if self.fits_float32 else np.float64)
 
     def describe(self) -> dict:
-        return {"name": self.name, "bits": self.bits, "ebits": self.ebits, "mbits": self.mbits,
+        return {"name": self.name, "kind": self.kind, "bits": self.bits, "ebits": self.ebits, "mbits": self.mbits,
                 "bias": self.bias, "policy": self.policy, "signed": self.signed, "max": self.max,
                 "min_normal": self.min_normal, "min_subnormal": self.min_subnormal, "eps": self.eps}

@@ -37,7 +37,7 @@ import numpy as np
 
 from . import _fast_lns, lns_exact
 from ._arrays import rebox, unbox_float
-from .format import DEFAULT_RBITS, Format
+from .format import DEFAULT_RBITS, ElementFormat, normalize_axis
 from .rounding import Overflow, Rounding, round_magnitude
 
 __all__ = ["LNSFormat", "LNSRounding", "parse_lns_rounding"]
@@ -88,7 +88,7 @@ def _int_param(name, v):
 
 
 @dataclass(frozen=True)
-class LNSFormat(Format):
+class LNSFormat(ElementFormat):
     """Sign + (bits-1)-bit log magnitude with base 2^(1/gamma); see the module docstring."""
     bits: int
     gamma: int = 8
@@ -96,6 +96,7 @@ class LNSFormat(Format):
     nearest: str = "log"
     name: str = field(default="", compare=False)
 
+    kind = "lns"
     default_overflow = Overflow.SATURATE
     allowed_overflow = (Overflow.SATURATE, Overflow.IEEE)
 
@@ -249,10 +250,11 @@ class LNSFormat(Format):
         rand = self._stream(seed, x.size, rbits, offset, rand) if mode.stochastic else None
         return self._decode_flat(self._codes_reference(x, mode, overflow, rbits, rand)).astype(out_dtype)
 
-    def encode(self, x, rounding="nearest_even", overflow=None, generator=None, rbits: int = DEFAULT_RBITS,
-               random_bits=None, offset: int = 0):
+    def encode(self, x, axis: int = -1, rounding="nearest_even", overflow=None, generator=None,
+               rbits: int = DEFAULT_RBITS, random_bits=None, offset: int = 0):
         """Codes (int64 in [0, 2**bits)) of x rounded as `quantize` does; NaN -> nan_code."""
         arr, box = unbox_float(x)
+        normalize_axis(axis, arr.ndim)
         mode, ovf, rbits, rand, seed = self._prepare(arr.size, rounding, overflow, generator, rbits,
                                                      random_bits, offset)
         rand = self._stream(seed, arr.size, rbits, offset, rand) if mode.stochastic else None
@@ -270,6 +272,6 @@ class LNSFormat(Format):
         return val.astype(np.float64)
 
     def describe(self) -> dict:
-        return {"name": self.name, "bits": self.bits, "gamma": self.gamma, "qbits": self.qbits,
+        return {"name": self.name, "kind": self.kind, "bits": self.bits, "gamma": self.gamma, "qbits": self.qbits,
                 "rem_bits": self.rem_bits, "qbias": self.qbias, "nearest": self.nearest, "max": self.max,
                 "min": self.min_normal, "eps": self.eps, "zero_code": 0, "nan_code": self.nan_code}

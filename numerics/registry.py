@@ -10,16 +10,19 @@ import re
 
 from .fixed import FixedFormat
 from .floatfmt import FloatFormat
+from .format import Format
 from .scaled import ScaledFormat, ScaleRule
 from .ternary import TRIT, ternary_format
 
 __all__ = ["get_format", "register_format", "list_formats"]
 
-_REGISTRY: dict[str, object] = {}
+_REGISTRY: dict[str, Format] = {}
 
 
 def register_format(fmt, name: str | None = None, replace: bool = False):
     """Add a format value under `name` (default: fmt.name). Returns the format."""
+    if not isinstance(fmt, Format):
+        raise ValueError(f"register_format: expected a Format, got {type(fmt).__name__}")
     key = name or fmt.name
     if key in _REGISTRY and not replace and _REGISTRY[key] != fmt:
         raise ValueError(f"format name {key!r} is already registered")
@@ -41,10 +44,10 @@ _PARAM = [
 
 def get_format(name):
     """The format registered as `name` (a Format passes through). Unknown names raise ValueError."""
+    if isinstance(name, Format):
+        return name
     if not isinstance(name, str):
-        if hasattr(name, "quantize") and hasattr(name, "bits"):
-            return name
-        raise ValueError(f"format must be a name (str) or a format value, got {type(name).__name__}")
+        raise ValueError(f"format must be a name (str) or a Format, got {type(name).__name__}")
     if name in _REGISTRY:
         return _REGISTRY[name]
     for pat, make in _PARAM:

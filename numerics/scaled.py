@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _fast, backend as _backend
-from ._arrays import rebox, unbox_float
-from .format import DEFAULT_RBITS, Format
-from .rounding import Overflow
+from ._arrays import ndim, rebox, unbox_float
+from .floatfmt import FloatFormat
+from .format import DEFAULT_RBITS, ElementFormat, Format, normalize_axis
+from .rounding import Overflow, parse_overflow
 
 __all__ = ["ScaleRule", "ScaledFormat", "ScaledCodes"]
 
@@ -61,16 +62,27 @@ def _ilog2(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ScaledFormat:
-    element: Format
+class ScaledFormat(Format):
+    """A Format whose elements share scales: `encode` gives `ScaledCodes`, `decode` takes them, and
+    `axis` (validated, never wrapped) is the axis the blocks / channels run along."""
+    element: ElementFormat
     granularity: str = "block"
     block: int = 32
-    scale_format: Format | None = None   # None: an fp32 scale
+    scale_format: ElementFormat | None = None   # None: an fp32 scale
     scale_rule: ScaleRule = ScaleRule.FLOOR
     tensor_scale: bool = False
     name: str = field(default="", compare=False)
 
+    is_scaled = True
+    kind = "scaled"
+
     def __post_init__(self):
+        if not isinstance(self.element, ElementFormat):
+            raise ValueError(f"ScaledFormat: element={self.element!r} must be an elementwise format "
+                             f"(FloatFormat, FixedFormat, LNSFormat)")
+        if self.scale_format is not None and not isinstance(self.scale_format, ElementFormat):
+            raise ValueError(f"ScaledFormat: scale_format={self.scale_format!r} must be an elementwise format "
+                             f"or None (an fp32 scale)")
         if self.granularity not in GRANULARITIES:
             raise ValueError(f"ScaledFormat: granularity={self.granularity!r}; allowed: {', '.join(GRANULARITIES)}")
         if self.granularity == "block" and (isinstance(self.block, bool) or not isinstance(self.block, int)
@@ -84,7 +96,7 @@ class ScaledFormat:
                 raise ValueError(f"ScaledFormat: scale_rule={self.scale_rule!r}; allowed: "
                                  f"{', '.join(r.value for r in ScaleRule)}") from None
             object.__setattr__(self, "scale_rule", rule)
-        pow2_scale = self.scale_format is not None and getattr(self.scale_format, "mbits", None) == 0
+        pow2_scale = isinstance(self.scale_format, FloatFormat) and self.scale_format.mbits == 0
         if rule is ScaleRule.ABSMEAN and self.scale_format is not None:
             raise ValueError("ScaledFormat: scale_rule 'absmean' keeps an fp32 scale; use scale_format=None")
         if rule is ScaleRule.AMAX and pow2_scale:
@@ -106,6 +118,15 @@ class ScaledFormat:
         sbits = 32 if self.scale_format is None else self.scale_format.bits
         return self.element.bits + (sbits / self.block if self.granularity == "block" else 0.0)
 
+    @property
+    def axis_dependent(self) -> bool:
+        """Block and channel scales depend on the axis they run along; one tensor scale does not."""
+        return self.granularity != "tensor"
+
+    def values(self):
+        raise ValueError(f"{self.name} is a scaled format: its values depend on the scales; the element "
+                         f"format's values are {self.name}.element.values()")
+
     @functools.cached_property
     def emax_elem(self) -> int:
         return int(_ilog2(np.array([self.element.max]))[0])
@@ -123,7 +144,7 @@ class ScaledFormat:
             elif rule is ScaleRule.CEIL:
                 e = lg + (a > np.ldexp(1.0, lg)) - emax
             elif rule is ScaleRule.EVEN:
-                mb = getattr(self.element, "mbits", 0)
+                mb = self.element.mantissa_bits
                 e = lg + (a >= np.ldexp(2.0 - math.ldexp(1.0, -(mb + 1)), lg)) - emax
             else:  # RCEIL: the smallest e with max_elem * 2^e >= amax, by exact comparisons
                 e = lg - emax
@@ -156,10 +177,10 @@ class ScaledFormat:
         scale = np.where(bad, np.nan, scale)
         return scale, codes
 
-    def _blocks(self, arr: np.ndarray, axis: int):
+    def _blocks(self, arr: np.ndarray, ax: int):
+        # ax: a normalized axis (normalize_axis); a 0-d input is one element along axis 0
         if arr.ndim == 0:
             arr = arr.reshape(1)
-        ax = axis % arr.ndim if arr.ndim else 0
         moved = arr if ax == arr.ndim - 1 else np.moveaxis(arr, ax, -1)
         n = moved.shape[-1]
         if self.granularity == "tensor":
@@ -171,12 +192,11 @@ class ScaledFormat:
         if pad:
             moved = np.concatenate([moved, np.zeros(moved.shape[:-1] + (pad,), moved.dtype)], axis=-1)
         # the block count is explicit: -1 cannot be inferred when another axis is empty
-        return moved, moved.reshape(moved.shape[:-1] + (moved.shape[-1] // blk, blk)), ax, pad
+        return moved, moved.reshape(moved.shape[:-1] + (moved.shape[-1] // blk, blk)), pad
 
-    def _split(self, x, axis):
-        arr, box = unbox_float(x)
+    def _split(self, arr, ax):
         x64 = arr.astype(np.float64)
-        moved, blocks, ax, pad = self._blocks(x64, axis)
+        moved, blocks, pad = self._blocks(x64, ax)
         if self.scale_rule is ScaleRule.ABSMEAN:
             # Mean over the real elements only: padding zeros must not shrink the last block's scale.
             n_real = np.full(blocks.shape[:-2] + (blocks.shape[-2],), blocks.shape[-1], dtype=np.float64)
@@ -188,7 +208,7 @@ class ScaledFormat:
         amax = np.where(np.isnan(blocks).any(axis=-1), np.nan, amax) if blocks.size else amax
         ts = self._tensor_scale(x64) if self.tensor_scale else None
         scale, scode = self._scales(amax, ts)
-        return arr, box, x64, moved, blocks, ax, pad, scale, scode, ts
+        return moved, blocks, pad, scale, scode, ts
 
     def _tensor_scale(self, x) -> float:
         """NVFP4's second level: fp32(max |x| / (max_elem * max_scale)), 1 for an all-zero tensor."""
@@ -201,23 +221,33 @@ class ScaledFormat:
         return (_fast.supports(self.element) and self.element.signed
                 and (self.scale_rule in _POW2_RULES or amax))
 
-    def quantize(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
-                 random_bits=None, backend=None):
+    def _check_call(self, overflow, offset):
+        if overflow is not None and parse_overflow(overflow) is not Overflow.SATURATE:
+            raise ValueError(f"{self.name}: overflow={overflow!r} is not available; scaled formats saturate "
+                             f"their elements (allowed: 'saturate')")
+        if offset != 0:
+            raise ValueError(f"{self.name}: offset={offset!r} is not available for scaled formats (their random "
+                             f"stream is indexed by position in the block layout); allowed: 0")
+
+    def quantize(self, x, axis: int = -1, rounding="nearest_even", overflow=None, generator=None,
+                 rbits: int = DEFAULT_RBITS, random_bits=None, offset: int = 0, backend=None):
         """Values after scaling, element rounding (saturating) and unscaling, in x's container/shape.
-        `backend` as Format.quantize's (numerics/backend.py)."""
+        `backend` as ElementFormat.quantize's (numerics/backend.py)."""
+        self._check_call(overflow, offset)
+        ax = normalize_axis(axis, ndim(x))
         be = _backend.resolve(backend, x)
-        if be == "torch":
+        if be == "torch":   # a meta tensor gives a meta result here, as torch ops do; the CPU path refuses it
             from . import _torch_backend
-            return _torch_backend.scaled_quantize(self, x, axis, rounding, generator, rbits, random_bits)
+            return _torch_backend.scaled_quantize(self, x, ax, rounding, generator, rbits, random_bits)
         if be == "reference":
             with _fast.reference_only():
-                return self._quantize_cpu(x, axis, rounding, generator, rbits, random_bits)
-        return self._quantize_cpu(x, axis, rounding, generator, rbits, random_bits)
+                return self._quantize_cpu(x, ax, rounding, generator, rbits, random_bits)
+        return self._quantize_cpu(x, ax, rounding, generator, rbits, random_bits)
 
-    def _quantize_cpu(self, x, axis, rounding, generator, rbits, random_bits):
+    def _quantize_cpu(self, x, ax, rounding, generator, rbits, random_bits):
+        arr, box = unbox_float(x)
         if self._fast_path():
-            arr, box = unbox_float(x)
-            moved, blocks, ax, pad = self._blocks(arr, axis)
+            moved, blocks, pad = self._blocks(arr, ax)
             flat = np.ascontiguousarray(blocks.reshape(-1, blocks.shape[-1]))
             mode, _, rbits, rand, seed = self.element._prepare(flat.size, rounding, Overflow.SATURATE, generator,
                                                                rbits, random_bits, 0)
@@ -228,7 +258,7 @@ class ScaledFormat:
                                       self.scale_format if amax else None,
                                       self._tensor_scale(arr) if self.tensor_scale else 1.0)
             return rebox(self._unmove(q.reshape(moved.shape), arr.shape, ax, pad), box)
-        arr, box, x64, moved, blocks, ax, pad, scale, _, _ = self._split(x, axis)
+        moved, blocks, pad, scale, _, _ = self._split(arr, ax)
         q = self._elements(blocks, scale, rounding, generator, rbits, random_bits, encode=False)
         vals = (q * scale[..., None]).reshape(moved.shape)
         out = self._unmove(vals, arr.shape, ax, pad)
@@ -252,10 +282,14 @@ class ScaledFormat:
             return vals.reshape(())
         return vals if ax == len(shape) - 1 else np.moveaxis(vals, -1, ax)
 
-    def encode(self, x, axis: int = -1, rounding="nearest_even", generator=None, rbits: int = DEFAULT_RBITS,
-               random_bits=None) -> ScaledCodes:
-        # A NaN block is carried by its scale's NaN code; its elements encode as 0.
-        arr, box, x64, moved, blocks, ax, pad, scale, scode, ts = self._split(x, axis)
+    def encode(self, x, axis: int = -1, rounding="nearest_even", overflow=None, generator=None,
+               rbits: int = DEFAULT_RBITS, random_bits=None, offset: int = 0) -> ScaledCodes:
+        """Element codes, scale codes and NVFP4's tensor scale of x (`ScaledCodes`, with the normalized
+        axis). A NaN block is carried by its scale's NaN code; its elements encode as 0."""
+        self._check_call(overflow, offset)
+        arr, box = unbox_float(x)
+        ax = normalize_axis(axis, arr.ndim)
+        moved, blocks, pad, scale, scode, ts = self._split(arr, ax)
         safe_scale = np.where(np.isnan(scale), 0.0, scale)
         codes = self._elements(blocks, safe_scale, rounding, generator, rbits, random_bits, encode=True)
         if scode is None:
@@ -263,7 +297,9 @@ class ScaledFormat:
         return ScaledCodes(codes.reshape(moved.shape), scode, ts, tuple(box.shape), ax, pad)
 
     def decode(self, sc: ScaledCodes) -> np.ndarray:
-        """Values (float64 numpy) of encoded blocks."""
+        """Values (float64 numpy, the shape `encode` was given) of encoded blocks."""
+        if not isinstance(sc, ScaledCodes):
+            raise ValueError(f"{self.name}: decode takes the ScaledCodes that encode returns, got {type(sc).__name__}")
         moved_shape = sc.codes.shape
         blk = moved_shape[-1] if self.granularity != "block" else self.block
         if self.granularity == "tensor":
@@ -280,7 +316,7 @@ class ScaledFormat:
         return self._unmove(vals, sc.shape, sc.axis, sc.padded)
 
     def describe(self) -> dict:
-        return {"name": self.name, "bits": self.bits, "element": self.element.name, "granularity": self.granularity,
+        return {"name": self.name, "kind": self.kind, "bits": self.bits, "element": self.element.name, "granularity": self.granularity,
                 "block": self.block if self.granularity == "block" else None,
                 "scale_format": "fp32" if self.scale_format is None else self.scale_format.name,
                 "scale_rule": self.scale_rule.value, "tensor_scale": self.tensor_scale}

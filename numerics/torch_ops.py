@@ -16,7 +16,7 @@ __all__ = ["random_bits", "round_magnitude", "lns_encode", "lns_decode"]
 
 def lns_encode(fmt, x, rounding="nearest_even", overflow=None):
     """Codes (int64, x's shape and device) of the float tensor x in the LNS format `fmt`, as
-    fmt.encode(x, rounding, overflow) gives them for the deterministic modes."""
+    fmt.encode(x, rounding=rounding, overflow=overflow) gives them for the deterministic modes."""
     from .lns_format import LNSRounding, parse_lns_rounding
     mode = parse_lns_rounding(rounding, fmt.nearest)
     if mode in (LNSRounding.STOCHASTIC, LNSRounding.STOCHASTIC_LINEAR):

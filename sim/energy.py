@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from lowbit.numerics import get_format
+from lowbit.numerics import FixedFormat, FloatFormat, LNSFormat, get_format
 
 from lowbit.numerics._io import load_yaml
 from lowbit.numerics._resources import config_dir
@@ -49,20 +49,19 @@ def _derived(c: Cost, how: str) -> Cost:
 
 def _family(fmt):
     """('float', significand width) | ('int', bits) | ('trit',) | ('lns', bits) for a format value."""
-    f = getattr(fmt, "element", None) or fmt
-    kind = type(f).__name__
-    if kind == "LNSFormat":
+    f = fmt.element
+    if isinstance(f, LNSFormat):
         return ("lns", f.bits)
-    if kind == "FloatFormat":
+    if isinstance(f, FloatFormat):
         return ("float", f.mbits + 1)
-    if kind == "FixedFormat":
-        return ("trit",) if f.bits == 2 and getattr(f, "symmetric", False) else ("int", f.bits)
-    raise ValueError(f"energy: no cost rule for format {getattr(fmt, 'name', fmt)!r} ({kind})")
+    if isinstance(f, FixedFormat):
+        return ("trit",) if f.bits == 2 and f.symmetric else ("int", f.bits)
+    raise ValueError(f"energy: no cost rule for format {fmt.name!r} ({f.kind} elements)")
 
 
 def _significand(fmt, fam) -> int:
     if fam[0] == "lns":
-        return int(math.log2((getattr(fmt, "element", None) or fmt).gamma)) + 6
+        return int(math.log2(fmt.element.gamma)) + 6
     return fam[1]
 
 

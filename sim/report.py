@@ -14,7 +14,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from lowbit.numerics import get_format
+from lowbit.numerics import LNSFormat, get_format
 
 from .arch import Arch, load_arch
 from .energy import Cost, EnergyTable, _family, load_energy_table
@@ -86,7 +86,7 @@ def _mac_costs(T: EnergyTable, a, b, acc, lns: bool) -> list:
     out = [(f"mul({a}x{b})", "mac", T.mul(a, b)), (f"add({acc})", "mac", T.add(acc))]
     for f in (a, b):   # MX: one scale-exponent add per block of products
         fmt = get_format(f)
-        if getattr(fmt, "granularity", None) == "block" and fmt.scale_format is not None:
+        if fmt.is_scaled and fmt.granularity == "block" and fmt.scale_format is not None:
             out.append((f"mx_block_scale({f})", "mac", _scaled(T.int_add(fmt.scale_format.bits), 1 / fmt.block,
                                                                "mx_block")))
     return out
@@ -135,7 +135,8 @@ def _elementwise_cost(T: EnergyTable, e) -> Cost:
     if op == "lns_code_add":
         return T.int_add(bits - 1)
     if op == "lns_convert":
-        gamma = getattr(get_format(f), "gamma", 8)
+        elem = get_format(f).element
+        gamma = elem.gamma if isinstance(elem, LNSFormat) else 8
         return _scaled(T.int_mul(math.log2(gamma) + 6), 1, "lns_convert")
     raise ValueError(f"no energy rule for elementwise op {op!r}")
 

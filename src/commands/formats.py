@@ -23,13 +23,10 @@ def rows():
     out = []
     for name in list_formats():
         f = get_format(name)
-        d = f.describe() if hasattr(f, "describe") else {"name": name, "bits": f.bits}
-        elem = getattr(f, "element", None)
-        ref = elem if elem is not None else f
-        row = {"name": name, "bits": f.bits, "max": getattr(ref, "max", None),
-               "min_normal": getattr(ref, "min_normal", None), "min_subnormal": getattr(ref, "min_subnormal", None),
-               "eps": getattr(ref, "eps", None), "kind": type(f).__name__, "detail": d}
-        if elem is None and isinstance(f.bits, int) and f.bits <= 6 and hasattr(f, "values"):
+        ref = f.element   # the limits of a scaled format are its element's (before scaling)
+        row = {"name": name, "bits": f.bits, "max": ref.max, "min_normal": ref.min_normal,
+               "min_subnormal": ref.min_subnormal, "eps": ref.eps, "kind": f.kind, "detail": f.describe()}
+        if not f.is_scaled and f.bits <= 6:
             row["values"] = sorted({float(v) for v in np.asarray(f.values(), dtype=np.float64) if not np.isnan(v)})
         out.append(row)
     return out

@@ -23,7 +23,8 @@ __all__ = ["EncodedTensor", "encode_tensor", "decode_tensor", "is_scaled", "scal
 
 
 def is_scaled(fmt) -> bool:
-    return hasattr(fmt, "element") and hasattr(fmt, "granularity")
+    """Whether encode gives ScaledCodes (the Format interface's `is_scaled`)."""
+    return fmt.is_scaled
 
 
 def scale_bits(fmt) -> int:
@@ -43,11 +44,11 @@ class EncodedTensor:
 
     @property
     def element_bits(self) -> int:
-        return int(self.fmt.element.bits if is_scaled(self.fmt) else self.fmt.bits)
+        return int(self.fmt.element.bits)
 
     @property
     def element_format(self):
-        return self.fmt.element if is_scaled(self.fmt) else self.fmt
+        return self.fmt.element
 
 
 def _numpy(x) -> np.ndarray:
@@ -85,7 +86,7 @@ def quantize_dtype(fmt):
     """The dtype `fmt.quantize` returns for float32 input (float32, or float64 where float32 cannot
     hold the format, e.g. int32); asked of the format itself, so new formats need no table here."""
     probe = np.zeros(1, np.float32)
-    return np.asarray(fmt.quantize(probe, axis=-1) if is_scaled(fmt) else fmt.quantize(probe)).dtype
+    return np.asarray(fmt.quantize(probe, axis=-1)).dtype
 
 
 def decode_tensor(enc: EncodedTensor, dtype=None) -> np.ndarray:

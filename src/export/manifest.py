@@ -13,6 +13,8 @@ import struct
 
 import numpy as np
 
+from lowbit.numerics import FixedFormat
+
 from .codec import EncodedTensor, is_scaled, layout_of, scale_bits
 from .packing import pack_bits, pack_trits, unpack_bits, unpack_trits
 from .spec import format_from_spec, format_spec
@@ -26,8 +28,7 @@ PACKINGS = ("bits", "trits", "none", "float32")
 
 def can_pack_trits(elem) -> bool:
     """The element is a trit: a 2-bit signed integer without its -2 code (codes 0b00, 0b01, 0b11)."""
-    return (getattr(elem, "bits", None) == 2 and getattr(elem, "signed", False)
-            and getattr(elem, "symmetric", False) and hasattr(elem, "frac_bits"))
+    return isinstance(elem, FixedFormat) and elem.bits == 2 and elem.signed and elem.symmetric
 
 
 def word_dtype(bits: int):
@@ -94,7 +95,7 @@ def tensor_entry(enc: EncodedTensor, packing: str = "bits") -> dict:
     fmt = enc.fmt
     entry = {"format_name": str(fmt.name), "format": format_spec(fmt), "shape": list(enc.shape),
              "layout": {"shape": list(enc.codes.shape), "order": "C", "axis": enc.axis, "padded": enc.padded,
-                        "granularity": getattr(fmt, "granularity", None),
+                        "granularity": fmt.granularity if fmt.is_scaled else None,
                         "block": fmt.block if is_scaled(fmt) and fmt.granularity == "block" else None},
              "codes": {"bits": enc.element_bits, "count": int(enc.codes.size), "packing": packing},
              "scales": None, "tensor_scale": None}
@@ -148,7 +149,7 @@ def encoded_from_entry(name: str, entry: dict, codes: np.ndarray, scales: np.nda
         raise ValueError(f"{where}: format {fmt.name} has scales but the manifest gives none")
     _expect(tuple(scales.shape), tuple(probe.scales.shape), f"{where} scales.shape")
     ts = None
-    if getattr(fmt, "tensor_scale", False):
+    if fmt.is_scaled and fmt.tensor_scale:
         if not isinstance(entry.get("tensor_scale"), dict):
             raise ValueError(f"{where}: format {fmt.name} has a tensor scale but the manifest gives none")
         ts = float32_from_hex(entry["tensor_scale"].get("float32"), f"{where} tensor_scale")

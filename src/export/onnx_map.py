@@ -19,6 +19,8 @@ import ml_dtypes
 import numpy as np
 from onnx import TensorProto as TP
 
+from lowbit.numerics import FixedFormat, FloatFormat
+
 __all__ = ["MIN_OPSET", "MAX_OPSET", "native_element", "whole_float", "qonnx_float_ok", "cannot_express"]
 
 MIN_OPSET = 19   # the reference evaluator implements DequantizeLinear from opset 19 on
@@ -55,11 +57,11 @@ _WHOLE = {r[0]: r[1:] for r in _table([
 
 
 def _is_fixed(fmt) -> bool:
-    return hasattr(fmt, "frac_bits") and hasattr(fmt, "int_bits")
+    return isinstance(fmt, FixedFormat)
 
 
 def _is_float(fmt) -> bool:
-    return hasattr(fmt, "ebits") and hasattr(fmt, "mbits") and hasattr(fmt, "policy")
+    return isinstance(fmt, FloatFormat)
 
 
 def _key(fmt):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper, numpy_helper
 
-from lowbit.numerics import FixedFormat, ScaledFormat
+from lowbit.numerics import FixedFormat
 
 from .codec import EncodedTensor, decode_tensor, same_values
 from .manifest import codes_to_array
@@ -64,7 +64,7 @@ def emulate(enc: EncodedTensor) -> np.ndarray:
     """What the portable graph computes, step by step in numpy float32."""
     elem = enc.element_format
     vals = table_of(elem)[enc.codes]
-    if not isinstance(enc.fmt, ScaledFormat):
+    if not enc.fmt.is_scaled:
         return vals.reshape(enc.shape)
     s = _scales32(enc)
     blocks = vals.reshape(s.shape + (-1,))
@@ -81,7 +81,7 @@ def why_not(enc: EncodedTensor) -> str | None:
     if elem.bits > MAX_BITS:
         return f"its {elem.bits}-bit elements need a value table of more than 2^{MAX_BITS} entries"
     fmt = enc.fmt
-    if isinstance(fmt, ScaledFormat) and fmt.scale_format is not None and fmt.scale_format.bits > MAX_BITS:
+    if fmt.is_scaled and fmt.scale_format is not None and fmt.scale_format.bits > MAX_BITS:
         return f"its {fmt.scale_format.bits}-bit scales need a value table of more than 2^{MAX_BITS} entries"
     if not same_values(emulate(enc), decode_tensor(enc, np.float32)):
         return "element times scale in float32 does not reproduce its values (the lowbit decode rounds once in float64)"
@@ -144,7 +144,7 @@ def lower(name: str, enc: EncodedTensor):
     """(nodes, initializers) writing float32 output `name` in the portable form (see the docstring)."""
     g = _Graph(f"{name}::")
     fmt, elem = enc.fmt, enc.element_format
-    if not isinstance(fmt, ScaledFormat):
+    if not fmt.is_scaled:
         _decode_stream(g, "codes", enc.codes, elem.bits, table_of(elem), enc.shape, out=name)
         return g.nodes, g.inits
     sshape = tuple(enc.scales.shape)
@@ -178,7 +178,7 @@ def why_not_wide(enc: EncodedTensor) -> str | None:
     """None when a format whose values need float64 is fixed point that `lower_wide_int` decodes exactly
     (integers of at most 53 bits times a power of two are float64 values), else the reason."""
     fmt = enc.fmt
-    if isinstance(fmt, ScaledFormat) or not isinstance(fmt, FixedFormat) or fmt.bits > 53:
+    if fmt.is_scaled or not isinstance(fmt, FixedFormat) or fmt.bits > 53:
         return "its values need float64 and only unscaled fixed point of at most 53 bits is decoded in float64"
     return None
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lowbit.numerics import FixedFormat
+
 from .codec import EncodedTensor, is_scaled, layout_of, same_values
 from .manifest import codes_from_array, encoded_from_entry, float32_from_hex
 from .onnx_portable import table_of
@@ -36,7 +38,7 @@ def _to_layout(arr: np.ndarray, probe: EncodedTensor) -> np.ndarray:
 
 
 def _int_codes(arr: np.ndarray, elem) -> np.ndarray:
-    if hasattr(elem, "frac_bits"):   # ONNX integers -> two's complement codes of the element's width
+    if isinstance(elem, FixedFormat):   # ONNX integers -> two's complement codes of the element's width
         return np.asarray(arr).astype(np.int64) % (1 << elem.bits)
     return np.asarray(arr).view(np.uint8).astype(np.int64)   # ml_dtypes floats: one code per byte
 
@@ -44,7 +46,7 @@ def _int_codes(arr: np.ndarray, elem) -> np.ndarray:
 def _scale_codes(values: np.ndarray, fmt) -> np.ndarray:
     """Scale codes from float scale values (fraction bits of a fixed-point element unfolded)."""
     v = np.asarray(values, np.float64)
-    if hasattr(fmt.element, "frac_bits"):
+    if isinstance(fmt.element, FixedFormat):
         v = np.ldexp(v, fmt.element.frac_bits)
     if fmt.scale_format is None:
         return v.astype(np.float32).view(np.uint32).astype(np.int64)
@@ -87,7 +89,7 @@ def _tensor(name: str, entry: dict, get) -> EncodedTensor:
     fmt = format_from_spec(entry["format"], f"tensor {name!r} format")
     shape, axis, form = tuple(entry["shape"]), entry["layout"]["axis"], entry["onnx"]["form"]
     probe = layout_of(fmt, shape, -1 if axis is None else axis)
-    elem = fmt.element if is_scaled(fmt) else fmt
+    elem = fmt.element
     scales = None
     if form == "empty":
         codes, scales = probe.codes, probe.scales
@@ -110,7 +112,7 @@ def _tensor(name: str, entry: dict, get) -> EncodedTensor:
             blk = probe.codes.shape[-1] // max(probe.scales.shape[-1], 1)
             s_blk = per.reshape(probe.scales.shape + (blk,))[..., 0]
             scales = _scale_codes(s_blk, fmt)
-            true = np.ldexp(s_blk, getattr(elem, "frac_bits", 0))
+            true = np.ldexp(s_blk, elem.frac_bits if isinstance(elem, FixedFormat) else 0)
             xl = _to_layout(x, probe).reshape(probe.scales.shape + (blk,))
             with np.errstate(invalid="ignore", divide="ignore"):
                 v = np.where((true > 0)[..., None], xl / np.where(true > 0, true, 1.0)[..., None], 0.0)

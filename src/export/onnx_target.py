@@ -30,6 +30,8 @@ import onnx
 from onnx import TensorProto as TP
 from onnx import helper, numpy_helper
 
+from lowbit.numerics import FloatFormat
+
 from .api import ONNX_OPS
 from .codec import EncodedTensor, decode_tensor, is_scaled, quantize_dtype
 from .manifest import tensor_entry
@@ -96,7 +98,7 @@ def _plan(enc: EncodedTensor, opset: int, ops: str, probes: dict | None = None) 
         return _plan_runtime(enc, opset, ops, {} if probes is None else probes)
     if np.dtype(quantize_dtype(fmt)) != np.float32:
         raise cannot_express(fmt, "its values need float64 and ONNX dequantizes to float32")
-    if not (is_fixed(elem) or hasattr(elem, "ebits")):
+    if not (is_fixed(elem) or isinstance(elem, FloatFormat)):
         raise cannot_express(fmt, f"no ONNX or QONNX operator decodes {type(elem).__name__} elements")
     if int(np.prod(enc.shape)) == 0:
         return "empty"
@@ -188,7 +190,7 @@ def _nodes(name: str, enc: EncodedTensor, form: str, opset: int):
             inits += [_const(p + "zeropt", np.float32(0)), _const(p + "bitwidth", np.float32(elem.bits))]
             nodes.append(helper.make_node("Quant", [p + "x", p + "scale", p + "zeropt", p + "bitwidth"], tail,
                                           domain=QONNX_DOMAIN, signed=int(elem.signed),
-                                          narrow=int(getattr(elem, "symmetric", False)), rounding_mode="ROUND"))
+                                          narrow=int(elem.symmetric), rounding_mode="ROUND"))
         else:
             for k, v in (("exponent_bitwidth", elem.ebits), ("mantissa_bitwidth", elem.mbits),
                          ("exponent_bias", elem.bias), ("max_val", elem.max)):

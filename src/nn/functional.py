@@ -52,7 +52,7 @@ def _count(site, phase, m, n, k, count, qa, qb, out_fmt):
         name = f"{site.layer}.{phase}" + (f"{site.sub}" if site.sub else "")
         c.gemm(site.layer, name, phase, m, n, k, qa.op_format, qb.op_format, acc, out_fmt, count)
         for q in (qa, qb):   # blocks that do not tile the reduction dim are zero-padded (numerics.ScaledFormat)
-            blk = getattr(q.fmt, "block", None) if getattr(q.fmt, "granularity", "") == "block" else None
+            blk = q.fmt.block if q.fmt.is_scaled and q.fmt.granularity == "block" else None
             if blk and k % blk:
                 c.notes.add(f"{name}: reduction dim {k} is not a multiple of the {q.op_format} block {blk}; "
                             f"zero-padded to {k + (-k) % blk}")

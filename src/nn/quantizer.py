@@ -43,10 +43,6 @@ class NonFiniteError(FloatingPointError):
         super().__init__(f"non-finite values (NaN/Inf) at step {step}, layer {layer!r}, tensor {tensor!r}")
 
 
-def _scaled(fmt) -> bool:
-    return isinstance(fmt, ScaledFormat) or (hasattr(fmt, "granularity") and hasattr(fmt, "element"))
-
-
 class TensorQuantizer:
     """Quantize tensors by one spec. `axis_dependent` tells whether the result depends on the axis
     (block/channel scaling), i.e. whether a transposed GEMM must re-quantize from the original."""
@@ -58,8 +54,7 @@ class TensorQuantizer:
             fmt = ScaledFormat(fmt, spec.scaling, spec.block, None, ScaleRule.AMAX,
                                name=f"{spec.format}_{spec.scaling}")
         self.fmt = fmt
-        self.takes_axis = _scaled(fmt)
-        self.axis_dependent = self.takes_axis and fmt.granularity != "tensor"
+        self.axis_dependent = fmt.axis_dependent
         self.identity = spec.identity
         self.op_format = spec.format    # registry name, for op counting
         self._residual = get_format(spec.residual_format) if spec.clamp_quantile is not None else None
@@ -69,9 +64,7 @@ class TensorQuantizer:
         kw = {"rounding": rounding or self.spec.rounding}
         if kw["rounding"] == "stochastic":
             kw.update(generator=seed, rbits=self.spec.rbits)
-        if self.takes_axis:
-            kw["axis"] = axis
-        out = self.fmt.quantize(x, **kw)
+        out = self.fmt.quantize(x, axis=axis, **kw)
         return out if out.dtype == x.dtype else out.to(x.dtype)
 
     def __call__(self, x: torch.Tensor, axis: int = -1, seed: int = 0, stats: dict | None = None) -> torch.Tensor:

@@ -29,9 +29,6 @@ SCALINGS = ("none", "tensor", "channel", "block")
 ESTIMATORS = ("ste", "dge")
 
 
-def _is_scaled(fmt) -> bool:
-    # ScaledFormat-like formats (MX, NVFP4, ternary) carry their own scales and take `axis=`.
-    return hasattr(fmt, "granularity") and hasattr(fmt, "element")
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ class QuantSpec:
             raise ValueError(f"{own}: rounding={self.rounding!r}: {exc}") from None
         if self.scaling not in SCALINGS:
             raise ValueError(f"{own}: scaling={self.scaling!r}; allowed: {', '.join(SCALINGS)}")
-        if _is_scaled(fmt) and self.scaling != "none":
+        if fmt.is_scaled and self.scaling != "none":
             raise ValueError(f"{own}: format {self.format!r} carries its own {fmt.granularity} scaling; "
                              f"set scaling: none (got {self.scaling!r})")
         _check_number(own, "block", self.block, 1, integer=True)

@@ -24,8 +24,7 @@ def ptq_weight(w: torch.Tensor, kind: str) -> torch.Tensor:
         a = w2.abs().mean(dim=1, keepdim=True)
         out = a * torch.where(w2 >= 0, 1.0, -1.0).double()
     else:
-        out = get_format(kind).quantize(w2, axis=-1) if hasattr(get_format(kind), "granularity") \
-            else get_format(kind).quantize(w2)
+        out = get_format(kind).quantize(w2, axis=-1)
     return out.to(w.dtype).reshape(w.shape)
 
 

@@ -119,8 +119,8 @@ def fp_params(fmt) -> dict:
     from lowbit.numerics import FloatFormat, get_format
     f = get_format(fmt)
     if not isinstance(f, FloatFormat) or not f.signed or f.policy not in _POLICY_ID:
-        raise ValueError(f"{getattr(f, 'name', fmt)}: the float RTL takes signed formats with policy "
-                         f"ieee, fn or none; got {getattr(f, 'policy', type(f).__name__)}")
+        got = f"{'unsigned ' if not f.signed else ''}policy {f.policy}" if isinstance(f, FloatFormat) else f"a {f.kind} format"
+        raise ValueError(f"{f.name}: the float RTL takes signed formats with policy ieee, fn or none; got {got}")
     return {"EBITS": f.ebits, "MBITS": f.mbits, "BIAS": f.bias, "POLICY": _POLICY_ID[f.policy]}
 
 

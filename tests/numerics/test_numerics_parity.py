@@ -129,7 +129,7 @@ def test_bf16_torch_cast_lane_is_bit_identical_to_reference(monkeypatch):
     """bf16 nearest-even of float32 CPU tensors goes through torch's cast (FloatFormat.quantize); it must
     give the reference's bits for every input class, NaNs (canonical) and non-contiguous views included."""
     import torch
-    from lowbit.numerics.format import Format
+    from lowbit.numerics.format import ElementFormat
     f = get_format("bf16")
     x32, _ = inputs(9)
     x32 = np.concatenate([x32, np.array([3.3895314e38, 3.3961776e38, -3.4e38, 1e-45, -1e-40, 0.0, -0.0],
@@ -140,7 +140,7 @@ def test_bf16_torch_cast_lane_is_bit_identical_to_reference(monkeypatch):
     def no_generic(*a, **k):
         raise AssertionError("the bf16 lane was not taken")
     with monkeypatch.context() as m:
-        m.setattr(Format, "_quantize_cpu", no_generic)  # the generic CPU path below the lane
+        m.setattr(ElementFormat, "_quantize_cpu", no_generic)  # the generic CPU path below the lane
         got = f.quantize(t, overflow="ieee")
         view = f.quantize(t[: 2 * 3000].reshape(2, 3000).t())          # non-contiguous
         zero_d, empty = f.quantize(t[5].clone()), f.quantize(t[:0])
