@@ -188,9 +188,11 @@ class LNSFormat(ElementFormat):
 
     # ---- the reference rounding: float64 in, codes out ----
     def _codes_flat(self, x: np.ndarray, mode: LNSRounding, overflow: Overflow, rbits: int,
-                    rand: np.ndarray | None) -> np.ndarray:
+                    rand: np.ndarray | None, seed: int = 0, offset: int = 0) -> np.ndarray:
+        """Codes of the flat x; the stochastic modes draw `rand` if given, else random_bits(seed, n, rbits, offset)."""
         if _fast_lns.enabled(mode):
-            return _fast_lns.lns_round(self, x, mode, overflow is Overflow.IEEE)
+            return _fast_lns.lns_round(self, x, mode, overflow is Overflow.IEEE, None, rbits, rand, seed, offset)
+        rand = self._stream(seed, x.size, rbits, offset, rand) if mode.stochastic else None
         return self._codes_reference(x, mode, overflow, rbits, rand)
 
     def _codes_reference(self, x: np.ndarray, mode: LNSRounding, overflow: Overflow, rbits: int,
@@ -246,7 +248,7 @@ class LNSFormat(ElementFormat):
     def _quantize_flat(self, x, mode, overflow, rbits, rand, seed, offset):
         out_dtype = np.float32 if (x.dtype == np.float32 and self.fits_float32) else np.float64
         if _fast_lns.enabled(mode):
-            return _fast_lns.lns_round(self, x, mode, overflow is Overflow.IEEE, out_dtype)
+            return _fast_lns.lns_round(self, x, mode, overflow is Overflow.IEEE, out_dtype, rbits, rand, seed, offset)
         rand = self._stream(seed, x.size, rbits, offset, rand) if mode.stochastic else None
         return self._decode_flat(self._codes_reference(x, mode, overflow, rbits, rand)).astype(out_dtype)
 
@@ -257,8 +259,7 @@ class LNSFormat(ElementFormat):
         normalize_axis(axis, arr.ndim)
         mode, ovf, rbits, rand, seed = self._prepare(arr.size, rounding, overflow, generator, rbits,
                                                      random_bits, offset)
-        rand = self._stream(seed, arr.size, rbits, offset, rand) if mode.stochastic else None
-        return rebox(self._codes_flat(arr.reshape(-1), mode, ovf, rbits, rand), box)
+        return rebox(self._codes_flat(arr.reshape(-1), mode, ovf, rbits, rand, seed, offset), box)
 
     def _encode_values(self, v: np.ndarray) -> np.ndarray:
         return self._codes_flat(v, LNSRounding.NEAREST_LOG, Overflow.SATURATE, 0, None)

@@ -199,13 +199,35 @@ def test_lns_kernel_is_bit_identical_to_reference(fmt, monkeypatch):
     ties = np.concatenate(ties)
     ties = np.concatenate([ties, np.nextafter(ties, 0), np.nextafter(ties, np.inf)])
     near = np.concatenate([near, ties, -ties])
-    for mode in ("nearest_log", "nearest_linear", "toward_zero", "up", "down"):
+    for mode in ("nearest_log", "nearest_linear", "toward_zero", "up", "down", "stochastic", "stochastic_linear"):
         for overflow in ("saturate", "ieee"):
             for x in (x32, x64, near, near.astype(np.float32), x64[:3001]):
                 kw = dict(rounding=mode, overflow=overflow)
+                if mode.startswith("stochastic"):   # the counter stream from an offset, on every 4th element
+                    kw.update(generator=7, offset=5, rbits=13 if mode == "stochastic" else 23)
+                    x = x[::4] if x.size > 3001 else x
                 got, codes = fmt.quantize(x, **kw), fmt.encode(x, **kw)
                 want = reference(lambda: fmt.quantize(x, **kw), monkeypatch)
                 want_codes = reference(lambda: fmt.encode(x, **kw), monkeypatch)
                 assert got.dtype == want.dtype
                 np.testing.assert_array_equal(codes, want_codes, err_msg=f"{fmt.name} {mode} {overflow} {x.dtype}")
                 np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{fmt.name} {mode} {overflow} {x.dtype}")
+
+
+def test_lns_stochastic_kernel_explicit_bits_and_grid(monkeypatch):
+    """LNS stochastic rounding (log and linear) in the kernel with explicit random bits at the rbits
+    extremes, on values exactly on the grid (frac 0: never rounded up), just off it, below the smallest
+    magnitude (the linear choice between 0 and min) and zeros: the reference's codes and values."""
+    for fmt in (get_format("lns8"), get_format("lns16")):
+        vals = np.abs(np.asarray(fmt.values(), dtype=np.float64))
+        vals = vals[np.isfinite(vals)]
+        x = np.concatenate([vals, -vals, np.nextafter(vals, 0), np.nextafter(vals, np.inf),
+                            vals[vals > 0].min() * np.linspace(0, 1, 257), [0.0, -0.0, np.nan, np.inf, -np.inf]])
+        for mode in ("stochastic", "stochastic_linear"):
+            for rbits in (1, 23):
+                r = np.random.default_rng(rbits).integers(0, 1 << rbits, x.size)
+                kw = dict(rounding=mode, random_bits=r, rbits=rbits)
+                got, codes = fmt.quantize(x, **kw), fmt.encode(x, **kw)
+                want = reference(lambda: fmt.quantize(x, **kw), monkeypatch)
+                np.testing.assert_array_equal(codes, reference(lambda: fmt.encode(x, **kw), monkeypatch))
+                np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{fmt.name} {mode} {rbits}")
