@@ -165,19 +165,19 @@ if numba is not None:
                                       rshift, offset)
 
     @njit(cache=True)
-    def _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
-                  no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts):
-        k = x.shape[1]
+    def _mx_block(x, out, p, l0, k, c, idx0, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
+                  elem_min, no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts):
+        # one block: the k elements x[p, l0 + j, c] (j < k), whose random integers are idx0 + j
         amax_bits = np.int64(0)
         for j in range(k):
-            amax_bits = max(amax_bits, np.float64(x[blk, j]).view(np.int64) & 0x7FFFFFFFFFFFFFFF)
+            amax_bits = max(amax_bits, np.float64(x[p, l0 + j, c]).view(np.int64) & 0x7FFFFFFFFFFFFFFF)
         if amax_bits >= _F64_EXP:  # a NaN or Inf makes the block's scale NaN
             for j in range(k):
-                out[blk, j] = np.nan
+                out[p, l0 + j, c] = np.nan
             return
-        if amax_bits == 0:
+        if amax_bits == 0 and rule == 4:   # a zero scale: +0 everywhere, as the reference
             for j in range(k):
-                out[blk, j] = 0.0
+                out[p, l0 + j, c] = 0.0
             return
         amax = np.int64(amax_bits + 0).view(np.float64)  # a fresh temporary: Numba's view needs one
         # elements saturate at [elem_min, elem_max]: -max for minifloats, kmin (-128 for int8) for fixed
@@ -197,45 +197,66 @@ if numba is not None:
             s = s * ts
             for j in range(k):
                 if s > 0.0:
-                    r = _rand_at(np.int64(blk) * k + j, use_rand, rand, sbase, rshift, mode)
-                    q = _round_one(np.float64(x[blk, j]) / s, mbits, emin, q_sub, True, True, no_negzero, elem_max,
-                                   0.0, elem_max, elem_min, elem_max, elem_min, mode, rbits, r)
-                    out[blk, j] = q * s
+                    r = _rand_at(idx0 + j, use_rand, rand, sbase, rshift, mode)
+                    q = _round_one(np.float64(x[p, l0 + j, c]) / s, mbits, emin, q_sub, True, True, no_negzero,
+                                   elem_max, 0.0, elem_max, elem_min, elem_max, elem_min, mode, rbits, r)
+                    out[p, l0 + j, c] = q * s
                 else:
-                    out[blk, j] = np.nan if s != s else 0.0   # the canonical NaN, as the reference
+                    out[p, l0 + j, c] = np.nan if s != s else 0.0   # the canonical NaN, as the reference
             return
-        lg = _elog(amax_bits)
-        e = lg - emax
-        if rule == 1:
-            e += np.int64(amax > _pow2(lg))
-        elif rule == 2:
-            e += np.int64(amax >= (2.0 - _pow2(-(elem_mbits + 1))) * _pow2(lg))
-        elif rule == 3:
-            e += np.int64(elem_max * _pow2(e) < amax)
-            e += np.int64(elem_max * _pow2(e) < amax)
-        e = min(max(e, elo), ehi)
+        if amax_bits == 0:   # the smallest scale; the elements keep their signed zeros (fnuz: +0)
+            e = np.int64(elo)
+        else:
+            lg = _elog(amax_bits)
+            e = lg - emax
+            if rule == 1:
+                e += np.int64(amax > _pow2(lg))
+            elif rule == 2:
+                e += np.int64(amax >= (2.0 - _pow2(-(elem_mbits + 1))) * _pow2(lg))
+            elif rule == 3:
+                e += np.int64(elem_max * _pow2(e) < amax)
+                e += np.int64(elem_max * _pow2(e) < amax)
+            e = min(max(e, elo), ehi)
         mx = elem_max * _pow2(e)
         mn = elem_min * _pow2(e)
         for j in range(k):
-            r = _rand_at(np.int64(blk) * k + j, use_rand, rand, sbase, rshift, mode)
-            out[blk, j] = _round_one(x[blk, j], mbits, emin + e, q_sub + e, True, True, no_negzero, mx, 0.0,
-                                     mx, mn, mx, mn, mode, rbits, r)
+            r = _rand_at(idx0 + j, use_rand, rand, sbase, rshift, mode)
+            out[p, l0 + j, c] = _round_one(x[p, l0 + j, c], mbits, emin + e, q_sub + e, True, True, no_negzero, mx,
+                                           0.0, mx, mn, mx, mn, mode, rbits, r)
+
+    @njit(cache=True, inline="always")
+    def _mx_row(x, out, q, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts):
+        # row q = p * nb + b of blocks: for every c, the block x[p, b*blk : b*blk + blk, c] (the last one
+        # ragged: its padding zeros are not stored, but keep their random integers). Columns one after the
+        # other: a block row of blk x R values stays in cache, so the strided reads cost no copy.
+        nb = (x.shape[1] + blk - 1) // blk
+        p, b = q // nb, q % nb
+        l0 = b * blk
+        k = min(blk, x.shape[1] - l0)
+        for c in range(x.shape[2]):
+            idx0 = ((np.int64(p) * x.shape[2] + c) * nb + b) * blk
+            _mx_block(x, out, p, l0, k, c, idx0, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
+                      elem_min, no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts)
 
     @njit(cache=True, parallel=True)
-    def _mx_body(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
+    def _mx_body(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
                  mode, rbits, rand, use_rand, seed, sp, ts):
-        # x: (blocks, k). Scale 2^e per block by the rule (0 floor, 1 ceil, 2 even, 3 rceil), then the
-        # element grid shifted by e: emin + e, subnormal step q_sub + e, saturation at max * 2^e.
+        # x: (P, L, R), blocks of blk along L, each with its own scale 2^e by the rule (0 floor, 1 ceil,
+        # 2 even, 3 rceil) or amax (4); the element grid shifted by e: emin + e, subnormal step q_sub + e,
+        # saturation at max * 2^e. The random stream runs over the padded axis-last layout (P, R, nb, blk),
+        # the reference's block order.
         sbase = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
         rshift = np.uint64(64 - rbits)
+        rows = x.shape[0] * ((x.shape[1] + blk - 1) // blk)
         if x.size < PARALLEL_MIN:
-            for blk in range(x.shape[0]):
-                _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
-                          no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts)
+            for q in range(rows):
+                _mx_row(x, out, q, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                        no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts)
         else:
-            for blk in prange(x.shape[0]):
-                _mx_block(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
-                          no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts)
+            for q in prange(rows):
+                _mx_row(x, out, q, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                        no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts)
 
     # The mode reaches the loops as a compile-time literal: one specialized loop per mode lets LLVM
     # drop the other modes' code and vectorize (about 1.7x for nearest-even, measured).
@@ -246,9 +267,9 @@ if numba is not None:
                        pos_ovf, neg_ovf, pos_inf, neg_inf, literally(mode), rbits, rand, use_rand, seed, offset)
 
     @njit(cache=True)
-    def _mx_kernel(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
-                   mode, rbits, rand, use_rand, seed, sp, ts):
-        _mx_body(x, out, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
+    def _mx_kernel(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                   no_negzero, mode, rbits, rand, use_rand, seed, sp, ts):
+        _mx_body(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
                  literally(mode), rbits, rand, use_rand, seed, sp, ts)
 
 
@@ -335,17 +356,19 @@ def _scale_params(scale_fmt) -> np.ndarray:
     return np.array(grid_params(scale_fmt, Rounding.NEAREST_EVEN, Overflow.SATURATE)[:-1], dtype=np.float64)
 
 
-def quantize_blocks(elem, rule: str, blocks, mode: Rounding, rbits, rand, seed, elo, ehi, out_dtype,
+def quantize_blocks(elem, rule: str, x, blk: int, mode: Rounding, rbits, rand, seed, elo, ehi, out_dtype,
                     scale_fmt=None, tensor_scale: float = 1.0):
-    """Quantize (blocks, k) values with one scale per block (a power of two by the rule, or rule 'amax':
-    amax / max_elem / tensor_scale held in fp32 or rounded to `scale_fmt`, times tensor_scale); returns
-    the dequantized values."""
-    out = np.empty(blocks.shape, dtype=out_dtype)
+    """Quantize a C-contiguous (P, L, R) array in blocks of `blk` along L (the last one ragged), one
+    scale per block (a power of two by the rule, or rule 'amax': amax / max_elem / tensor_scale held in
+    fp32 or rounded to `scale_fmt`, times tensor_scale); returns the dequantized values, shaped as x.
+    Element (p, l, c) draws random integer ((p R + c) nb + l // blk) blk + l % blk: its index in the
+    zero-padded, axis-last block layout of `ScaledFormat`'s reference."""
+    out = np.empty(x.shape, dtype=out_dtype)
     use_rand = rand is not None
     rand_arr = rand if use_rand else _NO_RAND
     sp = _scale_params(scale_fmt)
-    args = (blocks, out) + _block_params(elem, rule, elo, ehi) + (MODE_ID[mode], int(rbits), rand_arr,
-                                                                   use_rand, int(seed), sp, float(tensor_scale))
-    _call_literal(_mx_kernel, args, MODE_ID[mode], (blocks.dtype.char, out.dtype.char, rand_arr.dtype.char),
-                  (blocks, out, rand_arr, sp))
+    args = (x, out, int(blk)) + _block_params(elem, rule, elo, ehi) + (MODE_ID[mode], int(rbits), rand_arr,
+                                                                        use_rand, int(seed), sp, float(tensor_scale))
+    _call_literal(_mx_kernel, args, MODE_ID[mode], (x.dtype.char, out.dtype.char, rand_arr.dtype.char),
+                  (x, out, rand_arr, sp))
     return out

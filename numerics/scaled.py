@@ -246,18 +246,29 @@ class ScaledFormat(Format):
 
     def _quantize_cpu(self, x, ax, rounding, generator, rbits, random_bits):
         arr, box = unbox_float(x)
-        if self._fast_path():
-            moved, blocks, pad = self._blocks(arr, ax)
-            flat = np.ascontiguousarray(blocks.reshape(-1, blocks.shape[-1]))
-            mode, _, rbits, rand, seed = self.element._prepare(flat.size, rounding, Overflow.SATURATE, generator,
+        if self._fast_path() and arr.size:
+            # the kernel reads blocks along axis `ax` of arr viewed as (P, L, R) in place (no moved copy);
+            # one tensor-wide block is the flat array in its axis-last order
+            if self.granularity == "tensor":
+                moved = np.moveaxis(arr.reshape(-1) if arr.ndim == 0 else arr, ax, -1)
+                x3 = np.ascontiguousarray(moved).reshape(1, -1, 1)
+                blk = x3.shape[1]
+            else:
+                shape = arr.shape if arr.ndim else (1,)
+                x3 = arr.reshape(int(np.prod(shape[:ax])), shape[ax], int(np.prod(shape[ax + 1:])))
+                blk = self.block if self.granularity == "block" else x3.shape[1]
+            n = x3.shape[0] * x3.shape[2] * (-(-x3.shape[1] // blk) * blk)   # the zero-padded layout
+            mode, _, rbits, rand, seed = self.element._prepare(n, rounding, Overflow.SATURATE, generator,
                                                                rbits, random_bits, 0)
             lo, hi = (-127, 127) if self.scale_format is not None else (-149, 127)
             amax = self.scale_rule is ScaleRule.AMAX
-            q = _fast.quantize_blocks(self.element, self.scale_rule.value, flat, mode, rbits, rand, seed,
+            q = _fast.quantize_blocks(self.element, self.scale_rule.value, x3, blk, mode, rbits, rand, seed,
                                       lo, hi, arr.dtype if arr.dtype == np.float32 else np.float64,
                                       self.scale_format if amax else None,
                                       self._tensor_scale(arr) if self.tensor_scale else 1.0)
-            return rebox(self._unmove(q.reshape(moved.shape), arr.shape, ax, pad), box)
+            if self.granularity == "tensor":
+                q = np.moveaxis(q.reshape(moved.shape), -1, ax)
+            return rebox(q.reshape(arr.shape), box)
         moved, blocks, pad, scale, _, _ = self._split(arr, ax)
         q = self._elements(blocks, scale, rounding, generator, rbits, random_bits, encode=False)
         vals = (q * scale[..., None]).reshape(moved.shape)

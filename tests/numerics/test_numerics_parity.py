@@ -125,6 +125,35 @@ def test_block_kernel_is_bit_identical_to_reference(fmt, monkeypatch):
                 np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{mode} axis={axis} {arr.dtype}")
 
 
+@pytest.mark.parametrize("name", ["mxfp4_e2m1", "mxfp8_e5m2", "nvfp4", "int8_channel_amax", "e4m3_tensor"])
+def test_block_kernel_reads_any_axis_in_place(name, monkeypatch):
+    """The block kernel reads blocks along any axis of a (P, L, R) view, not a moved copy: the reference's
+    bits and random stream (indexed in the zero-padded axis-last layout) on 3-d and 0-d inputs, every axis,
+    ragged last blocks, exact ties, zeros, NaN/Inf, non-contiguous numpy and torch inputs, explicit bits."""
+    import torch
+    fmt = {"int8_channel_amax": ScaledFormat(FixedFormat(8, 0), "channel", scale_rule="amax"),
+           "e4m3_tensor": ScaledFormat(get_format("fp8_e4m3fn"), "tensor", scale_rule="amax")}.get(name) \
+        or get_format(name)
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((3, 37, 70)) * np.exp2(rng.integers(-30, 30, (3, 1, 70)))).astype(np.float32)
+    x[0, :, 4] = np.ldexp(rng.integers(-16, 16, 37), -2)   # exact ties of the small grids
+    x[1, 5, :], x[2, :, 9], x[0, 7, 7], x[2, 3, 3] = 0.0, -0.0, np.nan, -np.inf
+    cases = [x, x.astype(np.float64), x.transpose(2, 0, 1), torch.from_numpy(x).transpose(0, 2),
+             np.float32(0.3), x[:, :, :0]]
+    for arr in cases:
+        for mode in ("nearest_even", "toward_zero", "stochastic"):
+            for axis in range(-1, max(np.ndim(arr), 1)):
+                kw = dict(axis=axis, rounding=mode, generator=9, rbits=10)
+                got = np.asarray(fmt.quantize(arr, **kw))
+                want = np.asarray(reference(lambda: fmt.quantize(arr, **kw), monkeypatch))
+                assert got.shape == want.shape == np.shape(arr)
+                np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{mode} axis={axis} {np.shape(arr)}")
+    # explicit random bits: one per element of the zero-padded layout (37 -> a multiple of the block along axis 1)
+    n = 3 * 70 * (-(-37 // fmt.block) * fmt.block) if fmt.granularity == "block" else x.size
+    kw = dict(axis=1, rounding="stochastic", random_bits=rng.integers(0, 1 << 6, n), rbits=6)
+    np.testing.assert_array_equal(bits(fmt.quantize(x, **kw)), bits(reference(lambda: fmt.quantize(x, **kw), monkeypatch)))
+
+
 def test_bf16_torch_cast_lane_is_bit_identical_to_reference(monkeypatch):
     """bf16 nearest-even of float32 CPU tensors goes through torch's cast (FloatFormat.quantize); it must
     give the reference's bits for every input class, NaNs (canonical) and non-contiguous views included."""
