@@ -165,19 +165,19 @@ if numba is not None:
                                       rshift, offset)
 
     @njit(cache=True)
-    def _mx_block(x, out, p, l0, k, c, idx0, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
+    def _mx_block(x, out, base, st, k, idx0, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
                   elem_min, no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts):
-        # one block: the k elements x[p, l0 + j, c] (j < k), whose random integers are idx0 + j
+        # one block: the k elements x[base + j * st] (j < k) of the flat arrays, random integers idx0 + j
         amax_bits = np.int64(0)
         for j in range(k):
-            amax_bits = max(amax_bits, np.float64(x[p, l0 + j, c]).view(np.int64) & 0x7FFFFFFFFFFFFFFF)
+            amax_bits = max(amax_bits, np.float64(x[base + j * st]).view(np.int64) & 0x7FFFFFFFFFFFFFFF)
         if amax_bits >= _F64_EXP:  # a NaN or Inf makes the block's scale NaN
             for j in range(k):
-                out[p, l0 + j, c] = np.nan
+                out[base + j * st] = np.nan
             return
         if amax_bits == 0 and rule == 4:   # a zero scale: +0 everywhere, as the reference
             for j in range(k):
-                out[p, l0 + j, c] = 0.0
+                out[base + j * st] = 0.0
             return
         amax = np.int64(amax_bits + 0).view(np.float64)  # a fresh temporary: Numba's view needs one
         # elements saturate at [elem_min, elem_max]: -max for minifloats, kmin (-128 for int8) for fixed
@@ -198,11 +198,11 @@ if numba is not None:
             for j in range(k):
                 if s > 0.0:
                     r = _rand_at(idx0 + j, use_rand, rand, sbase, rshift, mode)
-                    q = _round_one(np.float64(x[p, l0 + j, c]) / s, mbits, emin, q_sub, True, True, no_negzero,
+                    q = _round_one(np.float64(x[base + j * st]) / s, mbits, emin, q_sub, True, True, no_negzero,
                                    elem_max, 0.0, elem_max, elem_min, elem_max, elem_min, mode, rbits, r)
-                    out[p, l0 + j, c] = q * s
+                    out[base + j * st] = q * s
                 else:
-                    out[p, l0 + j, c] = np.nan if s != s else 0.0   # the canonical NaN, as the reference
+                    out[base + j * st] = np.nan if s != s else 0.0   # the canonical NaN, as the reference
             return
         if amax_bits == 0:   # the smallest scale; the elements keep their signed zeros (fnuz: +0)
             e = np.int64(elo)
@@ -221,41 +221,50 @@ if numba is not None:
         mn = elem_min * _pow2(e)
         for j in range(k):
             r = _rand_at(idx0 + j, use_rand, rand, sbase, rshift, mode)
-            out[p, l0 + j, c] = _round_one(x[p, l0 + j, c], mbits, emin + e, q_sub + e, True, True, no_negzero, mx,
+            out[base + j * st] = _round_one(x[base + j * st], mbits, emin + e, q_sub + e, True, True, no_negzero, mx,
                                            0.0, mx, mn, mx, mn, mode, rbits, r)
 
     @njit(cache=True, inline="always")
-    def _mx_row(x, out, q, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+    def _mx_row(x, out, q, lr, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
                 no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts):
-        # row q = p * nb + b of blocks: for every c, the block x[p, b*blk : b*blk + blk, c] (the last one
-        # ragged: its padding zeros are not stored, but keep their random integers). Columns one after the
-        # other: a block row of blk x R values stays in cache, so the strided reads cost no copy.
-        nb = (x.shape[1] + blk - 1) // blk
+        # row q = p * nb + b of blocks of the flat (P, L, R) arrays (lr = (L, R)): for every c, the block
+        # x[p, b*blk : b*blk + blk, c] (the last one ragged: its padding zeros are not stored, but keep
+        # their random integers). Columns one after the other: a block row of blk x R values stays in
+        # cache, so the strided reads cost no copy. R = 1 (blocks along the last axis) is its own loop, so
+        # that the unit stride is a constant there (LLVM vectorizes it).
+        L, R = lr[0], lr[1]
+        nb = (L + blk - 1) // blk
         p, b = q // nb, q % nb
         l0 = b * blk
-        k = min(blk, x.shape[1] - l0)
-        for c in range(x.shape[2]):
-            idx0 = ((np.int64(p) * x.shape[2] + c) * nb + b) * blk
-            _mx_block(x, out, p, l0, k, c, idx0, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                      elem_min, no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts)
+        k = min(blk, L - l0)
+        if R == 1:
+            s0 = p * L + l0
+            _mx_block(x[s0:s0 + k], out[s0:s0 + k], 0, 1, k, (np.int64(p) * nb + b) * blk, rule, emax, elem_mbits, elem_max,
+                      mbits, emin, q_sub, elo, ehi, elem_min, no_negzero, mode, rbits, rand, use_rand, sbase, rshift,
+                      sp, ts)
+        else:
+            for c in range(R):
+                _mx_block(x, out, (p * L + l0) * R + c, R, k, ((np.int64(p) * R + c) * nb + b) * blk, rule, emax,
+                          elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero, mode, rbits,
+                          rand, use_rand, sbase, rshift, sp, ts)
 
     @njit(cache=True, parallel=True)
-    def _mx_body(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
-                 mode, rbits, rand, use_rand, seed, sp, ts):
-        # x: (P, L, R), blocks of blk along L, each with its own scale 2^e by the rule (0 floor, 1 ceil,
-        # 2 even, 3 rceil) or amax (4); the element grid shifted by e: emin + e, subnormal step q_sub + e,
-        # saturation at max * 2^e. The random stream runs over the padded axis-last layout (P, R, nb, blk),
-        # the reference's block order.
+    def _mx_body(x, out, lr, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                 no_negzero, mode, rbits, rand, use_rand, seed, sp, ts):
+        # x, out: flat views of (P, L, R) arrays, blocks of blk along L, each with its own scale 2^e by the
+        # rule (0 floor, 1 ceil, 2 even, 3 rceil) or amax (4); the element grid shifted by e: emin + e,
+        # subnormal step q_sub + e, saturation at max * 2^e. The random stream runs over the padded
+        # axis-last layout (P, R, nb, blk), the reference's block order.
         sbase = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
         rshift = np.uint64(64 - rbits)
-        rows = x.shape[0] * ((x.shape[1] + blk - 1) // blk)
+        rows = (x.shape[0] // (lr[0] * lr[1])) * ((lr[0] + blk - 1) // blk)
         if x.size < PARALLEL_MIN:
             for q in range(rows):
-                _mx_row(x, out, q, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                _mx_row(x, out, q, lr, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
                         no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts)
         else:
             for q in prange(rows):
-                _mx_row(x, out, q, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                _mx_row(x, out, q, lr, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
                         no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts)
 
     # The mode reaches the loops as a compile-time literal: one specialized loop per mode lets LLVM
@@ -267,9 +276,9 @@ if numba is not None:
                        pos_ovf, neg_ovf, pos_inf, neg_inf, literally(mode), rbits, rand, use_rand, seed, offset)
 
     @njit(cache=True)
-    def _mx_kernel(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+    def _mx_kernel(x, out, lr, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
                    no_negzero, mode, rbits, rand, use_rand, seed, sp, ts):
-        _mx_body(x, out, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
+        _mx_body(x, out, lr, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero,
                  literally(mode), rbits, rand, use_rand, seed, sp, ts)
 
 
@@ -367,8 +376,10 @@ def quantize_blocks(elem, rule: str, x, blk: int, mode: Rounding, rbits, rand, s
     use_rand = rand is not None
     rand_arr = rand if use_rand else _NO_RAND
     sp = _scale_params(scale_fmt)
-    args = (x, out, int(blk)) + _block_params(elem, rule, elo, ehi) + (MODE_ID[mode], int(rbits), rand_arr,
+    x1, out1 = x.reshape(-1), out.reshape(-1)   # views (C-contiguous)
+    lr = np.array(x.shape[1:], dtype=np.int64)
+    args = (x1, out1, lr, int(blk)) + _block_params(elem, rule, elo, ehi) + (MODE_ID[mode], int(rbits), rand_arr,
                                                                         use_rand, int(seed), sp, float(tensor_scale))
     _call_literal(_mx_kernel, args, MODE_ID[mode], (x.dtype.char, out.dtype.char, rand_arr.dtype.char),
-                  (x, out, rand_arr, sp))
+                  (x1, out1, rand_arr, sp, lr))
     return out
