@@ -165,28 +165,19 @@ if numba is not None:
                                       rshift, offset)
 
     @njit(cache=True)
-    def _mx_block(x, out, base, st, k, idx0, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
-                  elem_min, no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts):
-        # one block: the k elements x[base + j * st] (j < k) of the flat arrays, random integers idx0 + j
-        amax_bits = np.int64(0)
-        for j in range(k):
-            amax_bits = max(amax_bits, np.float64(x[base + j * st]).view(np.int64) & 0x7FFFFFFFFFFFFFFF)
-        if amax_bits >= _F64_EXP:  # a NaN or Inf makes the block's scale NaN
-            for j in range(k):
-                out[base + j * st] = np.nan
-            return
-        if amax_bits == 0 and rule == 4:   # a zero scale: +0 everywhere, as the reference
-            for j in range(k):
-                out[base + j * st] = 0.0
-            return
+    def _scale_of(amax_bits, rule, emax, elem_mbits, elem_max, elo, ehi, sp, ts):
+        # A block's scale from the bits of its amax: (1, 0, nan) for a NaN or Inf in the block (NaN
+        # scale), else (0, e, s): rule AMAX (4): raw = amax / max_elem / ts (ts the tensor scale, 1
+        # without one), s = raw held in fp32 (sp empty) or rounded to the scale format (sp = its
+        # nearest-even saturating parameters in grid_params order), times ts (0 for an all-zero block);
+        # the power-of-two rules (0 floor, 1 ceil, 2 even, 3 rceil): the exponent e (elo for an all-zero
+        # block: the smallest scale, whose elements keep their signed zeros).
+        if amax_bits >= _F64_EXP:
+            return np.int64(1), np.int64(0), np.nan
         amax = np.int64(amax_bits + 0).view(np.float64)  # a fresh temporary: Numba's view needs one
-        # elements saturate at [elem_min, elem_max]: -max for minifloats, kmin (-128 for int8) for fixed
-        # point; no_negzero as the element's own kernel parameter (fnuz formats, fixed point)
         if rule == 4:
-            # AMAX: raw = amax / max_elem / ts (ts the tensor scale, 1 without one), the block scale
-            # s = raw held in fp32 (sp empty) or rounded to the scale format (sp = its nearest-even
-            # saturating parameters in grid_params order), times ts; elements rounded from x / s (one
-            # float64 division, as the reference does), values q * s. A NaN scale (infinite ts) gives NaN.
+            if amax_bits == 0:
+                return np.int64(0), np.int64(0), 0.0
             raw = amax / elem_max / ts
             if sp.shape[0] == 0:
                 s = np.float64(np.float32(raw))
@@ -194,44 +185,81 @@ if numba is not None:
                 s = _round_one(raw, np.int64(sp[0]), np.int64(sp[1]), np.int64(sp[2]), sp[3] != 0.0,
                                sp[4] != 0.0, sp[5] != 0.0, sp[6], sp[7], sp[8], sp[9], sp[10], sp[11],
                                0, 0, np.int64(0))
-            s = s * ts
-            for j in range(k):
-                if s > 0.0:
-                    r = _rand_at(idx0 + j, use_rand, rand, sbase, rshift, mode)
-                    q = _round_one(np.float64(x[base + j * st]) / s, mbits, emin, q_sub, True, True, no_negzero,
-                                   elem_max, 0.0, elem_max, elem_min, elem_max, elem_min, mode, rbits, r)
-                    out[base + j * st] = q * s
-                else:
-                    out[base + j * st] = np.nan if s != s else 0.0   # the canonical NaN, as the reference
-            return
-        if amax_bits == 0:   # the smallest scale; the elements keep their signed zeros (fnuz: +0)
-            e = np.int64(elo)
-        else:
-            lg = _elog(amax_bits)
-            e = lg - emax
-            if rule == 1:
-                e += np.int64(amax > _pow2(lg))
-            elif rule == 2:
-                e += np.int64(amax >= (2.0 - _pow2(-(elem_mbits + 1))) * _pow2(lg))
-            elif rule == 3:
-                e += np.int64(elem_max * _pow2(e) < amax)
-                e += np.int64(elem_max * _pow2(e) < amax)
-            e = min(max(e, elo), ehi)
+            return np.int64(0), np.int64(0), s * ts
+        if amax_bits == 0:
+            return np.int64(0), np.int64(elo), 1.0
+        lg = _elog(amax_bits)
+        e = lg - emax
+        if rule == 1:
+            e += np.int64(amax > _pow2(lg))
+        elif rule == 2:
+            e += np.int64(amax >= (2.0 - _pow2(-(elem_mbits + 1))) * _pow2(lg))
+        elif rule == 3:
+            e += np.int64(elem_max * _pow2(e) < amax)
+            e += np.int64(elem_max * _pow2(e) < amax)
+        return np.int64(0), np.int64(min(max(e, elo), ehi)), 1.0
+
+    @njit(cache=True, inline="always")
+    def _elem_of(xv, kind, e, s, rule, mbits, emin, q_sub, elem_max, elem_min, no_negzero, mode, rbits, r):
+        # one element of a block with scale (kind, e, s) from _scale_of. Elements saturate at [elem_min,
+        # elem_max]: -max for minifloats, kmin (-128 for int8) for fixed point; no_negzero as the element's
+        # own kernel parameter (fnuz formats, fixed point).
+        if kind == 1:
+            return np.nan
+        if rule == 4:
+            # rounded from x / s (one float64 division, as the reference does), the value q * s; a zero
+            # scale gives +0, a NaN scale (infinite tensor scale) the canonical NaN, as the reference
+            if s > 0.0:
+                q = _round_one(np.float64(xv) / s, mbits, emin, q_sub, True, True, no_negzero, elem_max, 0.0,
+                               elem_max, elem_min, elem_max, elem_min, mode, rbits, r)
+                return q * s
+            return np.nan if s != s else 0.0
+        # power-of-two scale 2^e: the element grid shifted by e instead of a division
         mx = elem_max * _pow2(e)
         mn = elem_min * _pow2(e)
+        return _round_one(xv, mbits, emin + e, q_sub + e, True, True, no_negzero, mx, 0.0, mx, mn, mx, mn, mode,
+                          rbits, r)
+
+    @njit(cache=True)
+    def _mx_block(x, out, k, idx0, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
+                  no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts):
+        # one block: the k contiguous elements x[0:k], random integers idx0 + j
+        amax_bits = np.int64(0)
+        for j in range(k):
+            amax_bits = max(amax_bits, np.float64(x[j]).view(np.int64) & 0x7FFFFFFFFFFFFFFF)
+        kind, e, s = _scale_of(amax_bits, rule, emax, elem_mbits, elem_max, elo, ehi, sp, ts)
         for j in range(k):
             r = _rand_at(idx0 + j, use_rand, rand, sbase, rshift, mode)
-            out[base + j * st] = _round_one(x[base + j * st], mbits, emin + e, q_sub + e, True, True, no_negzero, mx,
-                                           0.0, mx, mn, mx, mn, mode, rbits, r)
+            out[j] = _elem_of(x[j], kind, e, s, rule, mbits, emin, q_sub, elem_max, elem_min, no_negzero, mode,
+                              rbits, r)
+
+    @njit(cache=True)
+    def _mx_cols(x, out, base, R, k, idx0, cstep, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi,
+                 elem_min, no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts):
+        # R blocks side by side: block c is x[base + j * R + c] (j < k), its random integers idx0 + c * cstep + j.
+        # Rows are read contiguously (amax per column, then the elements), not column by column.
+        amax = np.zeros(R, dtype=np.int64)
+        for j in range(k):
+            for c in range(R):
+                amax[c] = max(amax[c], np.float64(x[base + j * R + c]).view(np.int64) & 0x7FFFFFFFFFFFFFFF)
+        kinds = np.empty(R, dtype=np.int64)
+        es = np.empty(R, dtype=np.int64)
+        ss = np.empty(R, dtype=np.float64)
+        for c in range(R):
+            kinds[c], es[c], ss[c] = _scale_of(amax[c], rule, emax, elem_mbits, elem_max, elo, ehi, sp, ts)
+        for j in range(k):
+            for c in range(R):
+                r = _rand_at(idx0 + c * cstep + j, use_rand, rand, sbase, rshift, mode)
+                out[base + j * R + c] = _elem_of(x[base + j * R + c], kinds[c], es[c], ss[c], rule, mbits, emin,
+                                                 q_sub, elem_max, elem_min, no_negzero, mode, rbits, r)
 
     @njit(cache=True, inline="always")
     def _mx_row(x, out, q, lr, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
                 no_negzero, mode, rbits, rand, use_rand, sbase, rshift, sp, ts):
         # row q = p * nb + b of blocks of the flat (P, L, R) arrays (lr = (L, R)): for every c, the block
         # x[p, b*blk : b*blk + blk, c] (the last one ragged: its padding zeros are not stored, but keep
-        # their random integers). Columns one after the other: a block row of blk x R values stays in
-        # cache, so the strided reads cost no copy. R = 1 (blocks along the last axis) is its own loop, so
-        # that the unit stride is a constant there (LLVM vectorizes it).
+        # their random integers), read row by row in place (no moved copy); R = 1 (blocks along the last
+        # axis) as contiguous slices.
         L, R = lr[0], lr[1]
         nb = (L + blk - 1) // blk
         p, b = q // nb, q % nb
@@ -239,14 +267,13 @@ if numba is not None:
         k = min(blk, L - l0)
         if R == 1:
             s0 = p * L + l0
-            _mx_block(x[s0:s0 + k], out[s0:s0 + k], 0, 1, k, (np.int64(p) * nb + b) * blk, rule, emax, elem_mbits, elem_max,
-                      mbits, emin, q_sub, elo, ehi, elem_min, no_negzero, mode, rbits, rand, use_rand, sbase, rshift,
-                      sp, ts)
+            _mx_block(x[s0:s0 + k], out[s0:s0 + k], k, (np.int64(p) * nb + b) * blk, rule, emax, elem_mbits,
+                      elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero, mode, rbits, rand, use_rand, sbase,
+                      rshift, sp, ts)
         else:
-            for c in range(R):
-                _mx_block(x, out, (p * L + l0) * R + c, R, k, ((np.int64(p) * R + c) * nb + b) * blk, rule, emax,
-                          elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero, mode, rbits,
-                          rand, use_rand, sbase, rshift, sp, ts)
+            _mx_cols(x, out, (p * L + l0) * R, R, k, (np.int64(p) * R * nb + b) * blk, nb * blk, rule, emax,
+                     elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min, no_negzero, mode, rbits, rand,
+                     use_rand, sbase, rshift, sp, ts)
 
     @njit(cache=True, parallel=True)
     def _mx_body(x, out, lr, blk, rule, emax, elem_mbits, elem_max, mbits, emin, q_sub, elo, ehi, elem_min,
