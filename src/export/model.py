@@ -123,6 +123,8 @@ def export_model(model, to, target: str = "packed", force: bool = False, builder
     elif example_input is not None or taps:
         raise ValueError("example_input and taps apply to graph='forward' only")
     encs = quantized_weights(model)
+    if graph == "forward":
+        options["forward"]({name: name for name in encs})   # refuses what it cannot lower before any file work
     if not encs:
         raise ValueError("the model has no quantized layers (lowbit.nn QLinear/QConv2d with a quantized weight "
                          "format); nothing to export as codes: quantize it with lowbit.nn.quantize_model or "
