@@ -280,3 +280,29 @@ def test_refusals_name_the_layer_and_what_is_supported(tmp_path):
         export_model(_model("mlp", "fp8"), tmp_path / "p", target="onnx", graph="forward")
     with pytest.raises(ValueError, match="graph='sideways'"):
         export_model(_model("mlp", "fp8"), tmp_path / "p", target="onnx", graph="sideways")
+
+
+def test_cli_exports_a_checkpoint_as_a_forward_graph(tmp_path, capsys):
+    from lowbit.cli import main
+    from lowbit.train import load_config, load_data
+    config = {"data": {"name": "blobs"}, "model": {"kind": "mlp", "hidden": [13]}, "recipes": ["mxfp4"]}
+    cfg = load_config(config)
+    data = load_data(cfg.data.name, cfg.data.test_fraction, cfg.data.split_seed)
+    model = build_model(cfg.model, data.n_features, data.n_classes, data.image_shape, 5)
+    quantize_model(model, "mxfp4", seed=5)
+    ck = tmp_path / "mxfp4.pt"
+    torch.save({"model": model.state_dict(), "recipe": "mxfp4", "seed": 5, "config": config}, ck)
+    out = tmp_path / "fwd"
+    assert main(["export", str(ck), "--format", "onnx", "--graph", "forward", "--to", str(out)]) == 0
+    assert "model.onnx is the eval forward pass: input -> 2 GEMM layers -> output" in capsys.readouterr().out
+    x = data.x_test[:32]
+    with torch.no_grad():
+        want = model.eval()(x).numpy()
+    assert same_values(run_forward(out, x), want)   # mxfp4: exact float32 GEMMs, so bit for bit
+    assert main(["import", str(out)]) == 0           # the codes read back from the graph's initializers
+    assert main(["import", str(out), "--runtime", "onnxruntime"]) == 2
+    assert "is a forward graph" in capsys.readouterr().err
+    assert main(["export", str(ck), "--format", "packed", "--graph", "forward", "--to", str(tmp_path / "p")]) == 2
+    assert "--graph applies to --format onnx only" in capsys.readouterr().err
+    assert main(["export", str(ck), "--format", "onnx", "--graph", "sideways", "--to", str(tmp_path / "p")]) == 2
+    assert "--graph 'sideways'; allowed: weights, forward" in capsys.readouterr().err
