@@ -13,31 +13,13 @@ import tempfile
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lowbit.export import export_model, run_forward, same_values
-from lowbit.nn import QuantizedLayer, quantize_model
+from lowbit.export.onnx_forward import gemm_operands
+from lowbit.nn import quantize_model
 from lowbit.train import ModelSpec, build_model
 
 RECIPES = ("fp8", "mxfp4", "nvfp4", "int8", "ternary")
-
-
-def _lowbit(model, x):
-    got, hooks = {}, []
-    for name, layer in model.named_children():
-        if isinstance(layer, QuantizedLayer):
-            def hook(mod, inp, name=name):
-                a = inp[0]
-                if isinstance(mod, torch.nn.Conv2d):
-                    a = F.unfold(a, mod.kernel_size, mod.dilation, mod.padding, mod.stride)
-                    a = a.transpose(1, 2).reshape(-1, a.shape[1])
-                got[name] = mod.lowbit_sites[0].qa(a, -1, 0).numpy()
-            hooks.append(layer.register_forward_pre_hook(hook))
-    with torch.no_grad():
-        y = model(x).numpy()
-    for h in hooks:
-        h.remove()
-    return y, got
 
 
 def main(argv=None) -> int:
@@ -60,7 +42,8 @@ def main(argv=None) -> int:
                 for b in range(args.batches):
                     x = torch.randn(64, 64, generator=torch.Generator().manual_seed(1000 + b)) * 2.5
                     outs = run_forward(folder, x, taps=True)
-                    want, ops = _lowbit(model, x)
+                    want, ops = gemm_operands(model, x)
+                    want = want.numpy()
                     got = outs["output"]
                     d = np.abs(got.astype(np.float64) - want)
                     dmax = max(dmax, d.max())
@@ -69,7 +52,7 @@ def main(argv=None) -> int:
                     drel = max(drel, (d[nz] / np.abs(want[nz])).max())
                     equal += int((got.view(np.uint32) == want.view(np.uint32)).sum())
                     total += got.size
-                    same_ops += all(same_values(outs[f"{n}::a_q"], q) for n, q in ops.items())
+                    same_ops += all(same_values(outs[f"{n}::a_q"], q.numpy()) for n, (_, q) in ops.items())
             print(f"| {kind} | {recipe} | {dmax:.3g} | {dnorm:.3g} | {drel:.3g} | {100 * equal / total:.1f}% "
                   f"| {same_ops}/{args.batches} |")
     return 0

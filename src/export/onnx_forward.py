@@ -42,7 +42,7 @@ from onnx import helper, numpy_helper
 
 from lowbit.numerics import FixedFormat, FloatFormat, ScaledFormat, ScaleRule
 
-__all__ = ["build_forward", "SUPPORTED_LAYERS", "INPUT", "OUTPUT"]
+__all__ = ["build_forward", "gemm_operands", "SUPPORTED_LAYERS", "INPUT", "OUTPUT"]
 
 INPUT, OUTPUT = "input", "output"
 SUPPORTED_LAYERS = "QLinear, QConv2d, nn.Linear, nn.Conv2d (fp32), Flatten, Unflatten, ReLU, Identity, Dropout"
@@ -357,3 +357,30 @@ def _gemm_layer(g, name, layer, cur, x, weights, taps, outputs, records):
         y3 = g.op("Transpose", [g.op("Reshape", [yq, g.i64([-1, ho * wo, o])])], perm=[0, 2, 1])
         yq = g.op("Reshape", [y3, g.i64([-1, o, ho, wo])])
     return yq, out
+
+
+def gemm_operands(model, x):
+    """(output, {layer: (A, Q_in(A))}) of lowbit's own eval forward of `model` on `x`: each quantized
+    layer's GEMM activation operand (a conv's im2col matrix) and its quantization, as the graph's taps
+    `LAYER::a` / `LAYER::a_q` hold them (for comparing the two; the model's layers are called as usual)."""
+    import torch
+    import torch.nn.functional as F
+    from lowbit.nn import QuantizedLayer
+    got, hooks = {}, []
+
+    def hook(mod, inp):
+        a = inp[0]
+        if isinstance(mod, torch.nn.Conv2d):
+            a = F.unfold(a, mod.kernel_size, mod.dilation, mod.padding, mod.stride)
+            a = a.transpose(1, 2).reshape(-1, a.shape[1])
+        got[mod.lowbit_name] = (a, mod.lowbit_sites[0].qa(a, -1, 0))
+    for layer in model.modules():
+        if isinstance(layer, QuantizedLayer):
+            hooks.append(layer.register_forward_pre_hook(hook))
+    try:
+        with torch.no_grad():
+            y = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return y, got
