@@ -283,11 +283,12 @@ def build_forward(model, example_input, weights: dict, taps: bool = False):
 
 def _walk(g, model, x, weights, taps, inputs, outputs, records):
     import torch.nn as nn
-    from lowbit.nn import QConv2d, QLinear, QuantizedLayer
+    from lowbit.nn import QConv2d, QLinear
     cur = INPUT
     for name, layer in model.named_children():
-        y = layer(x) if not isinstance(layer, QuantizedLayer) else None
-        if isinstance(layer, (nn.Flatten,)):
+        known = isinstance(layer, (nn.Flatten, nn.Unflatten, nn.ReLU, nn.Identity, nn.Dropout))
+        y = layer(x) if known else None
+        if isinstance(layer, nn.Flatten):
             if layer.start_dim != 1 or layer.end_dim != -1:
                 _refuse(name, f"Flatten(start_dim={layer.start_dim}, end_dim={layer.end_dim}) (lowered: 1, -1)")
             cur = g.op("Flatten", [cur], axis=1)

@@ -243,6 +243,17 @@ def test_any_batch_size_and_the_codes_read_back(runs, tmp_path):
         load_exported(folder, runtime="onnxruntime")
 
 
+def test_portable_weights_give_the_same_outputs(runs, tmp_path):
+    import onnx
+    model, x, folder, outs = runs["mlp", "fp8"]
+    portable = export_model(model, tmp_path / "p", target="onnx", graph="forward", example_input=x[:1], ops="portable")
+    ops = {n.op_type for n in onnx.load(str(portable / "model.onnx")).graph.node}
+    assert "DequantizeLinear" not in ops and "Gather" in ops
+    assert same_values(run_forward(portable, x), outs["output"])
+    session = ort.InferenceSession(str(portable / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert same_values(session.run(["output"], {"input": x.numpy()})[0], outs["output"])   # the file alone
+
+
 def test_refusals_name_the_layer_and_what_is_supported(tmp_path):
     import dataclasses
     x = _input()[:2]
@@ -261,6 +272,8 @@ def test_refusals_name_the_layer_and_what_is_supported(tmp_path):
         export_model(_model("mlp", "fp8"), tmp_path / "p", target="packed", graph="forward", example_input=x)
     with pytest.raises(ValueError, match="needs example_input"):
         export_model(_model("mlp", "fp8"), tmp_path / "p", target="onnx", graph="forward")
+    with pytest.raises(ValueError, match="ops='qdq' is not available for a forward graph"):
+        export_model(_model("mlp", "fp8"), tmp_path / "q", target="onnx", graph="forward", example_input=x, ops="qdq")
     with pytest.raises(ValueError, match="graph='sideways'"):
         export_model(_model("mlp", "fp8"), tmp_path / "p", target="onnx", graph="sideways")
 
