@@ -8,6 +8,10 @@ of the state_dict (biases, norms, call counters) goes into `state.safetensors` u
 `extra.model` holds the recipe, the run seed and rank, each layer's weight shape, and how to rebuild
 the architecture (`builder`).
 
+With target "onnx" and `graph="forward"`, model.onnx is instead the model's whole eval forward pass
+(input -> output; activation quantizers, decoded weights, float32 GEMMs: onnx_forward.py), run by
+`run_forward(dir, x)`; its codes read back the same way.
+
 `load_exported(dir)` verifies the directory, rebuilds the architecture (the builder, or `build()`),
 quantizes it with the same recipe except that weights are taken as they are (they already are the
 quantized values: re-quantizing is not idempotent for amax/absmean scales), loads the decoded weights

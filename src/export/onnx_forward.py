@@ -259,7 +259,8 @@ def build_forward(model, example_input, weights: dict, taps: bool = False):
     (an nn.Sequential in eval semantics) for inputs shaped like `example_input` (any batch size).
     `weights` maps parameter names of quantized weights to the float32 graph values holding them (the
     decoded tensors). `taps=True` adds, per quantized layer, outputs `LAYER::a` (the GEMM's activation
-    operand before quantization), `LAYER::a_q` (after) and `LAYER::y` (the layer's GEMM output)."""
+    operand before quantization), `LAYER::a_q` (after), `LAYER::y` (the GEMM output plus bias) and, with
+    an output quantizer, `LAYER::y_q` (y quantized), all as 2-D (rows, features) matrices."""
     import torch
     import torch.nn as nn
     if not isinstance(model, nn.Sequential):
@@ -345,9 +346,11 @@ def _gemm_layer(g, name, layer, cur, x, weights, taps, outputs, records):
         y = g.op("Add", [y, g.const("bias", layer.bias.detach().numpy().astype(np.float32))])
     yq = y if not quant or site.qout.identity else quantize(g, y, site.qout.fmt, int(w.shape[0]))
     if taps and quant:
-        for key, val in (("a", a), ("a_q", aq), ("y", yq)):
+        n_out = int(w.shape[0])
+        kept = [("a", a, k), ("a_q", aq, k), ("y", y, n_out)] + ([] if yq == y else [("y_q", yq, n_out)])
+        for key, val, width in kept:
             tap = g.op("Identity", [val], out=f"{name}::{key}")
-            outputs.append(helper.make_tensor_value_info(tap, F32, ["rows", k if key != "y" else int(w.shape[0])]))
+            outputs.append(helper.make_tensor_value_info(tap, F32, ["rows", width]))
     records.append({"layer": name, "kind": "conv2d" if conv else "linear", "quantized": quant,
                     "input_format": None if not quant or site.qa.identity else site.qa.fmt.name,
                     "weight": wname if wname in weights else "fp32 initializer",

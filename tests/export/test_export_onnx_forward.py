@@ -243,6 +243,21 @@ def test_any_batch_size_and_the_codes_read_back(runs, tmp_path):
         load_exported(folder, runtime="onnxruntime")
 
 
+def test_an_output_quantizer_is_format_quantize_bit_for_bit(tmp_path):
+    import dataclasses
+    recipe = dataclasses.replace(get_recipe("mxfp4"), name="mxfp4_out", output=QuantSpec("fp8_e4m3fn", scaling="tensor"))
+    for kind in ("mlp", "cnn"):
+        model, x = _model(kind, recipe), _input()
+        folder = export_model(model, tmp_path / kind, target="onnx", graph="forward", example_input=x[:1], taps=True)
+        outs = run_forward(folder, x, taps=True)
+        for name, layer in model.named_children():
+            if isinstance(layer, QuantizedLayer):
+                fmt = layer.lowbit_sites[0].qout.fmt
+                assert same_values(outs[f"{name}::y_q"], fmt.quantize(outs[f"{name}::y"], axis=-1)), (kind, name)
+        with torch.no_grad():   # mxfp4 GEMMs are exact, so everything is lowbit's, bit for bit
+            assert same_values(outs["output"], model(x).numpy())
+
+
 def test_portable_weights_give_the_same_outputs(runs, tmp_path):
     import onnx
     model, x, folder, outs = runs["mlp", "fp8"]
