@@ -175,9 +175,9 @@ if numba is not None:
             for j in range(k):
                 out[blk, j] = np.nan
             return
-        if amax_bits == 0:
+        if amax_bits == 0:   # an all-zero block: its zeros keep their signs, as the reference's x / 2^lo
             for j in range(k):
-                out[blk, j] = 0.0
+                out[blk, j] = 0.0 if (rule == 4 or no_negzero) else x[blk, j]
             return
         amax = np.int64(amax_bits + 0).view(np.float64)  # a fresh temporary: Numba's view needs one
         # elements saturate at [elem_min, elem_max]: -max for minifloats, kmin (-128 for int8) for fixed
@@ -187,7 +187,8 @@ if numba is not None:
             # s = raw held in fp32 (sp empty) or rounded to the scale format (sp = its nearest-even
             # saturating parameters in grid_params order), times ts; elements rounded from x / s (one
             # float64 division, as the reference does), values q * s. A NaN scale (infinite ts) gives NaN.
-            raw = amax / elem_max / ts
+            # ts 0 (a tensor scale that underflowed fp32): raw = inf, as numpy's division gives the reference
+            raw = amax / elem_max / ts if ts != 0.0 else np.inf
             if sp.shape[0] == 0:
                 s = np.float64(np.float32(raw))
             else:

@@ -221,9 +221,9 @@ def quantize(g: _G, x: str, fmt: ScaledFormat, k: int) -> str:
     pos = g.op("Greater", [scale, g.d(0.0)])
     v = g.op("Where", [pos, g.op("Div", [blocks, g.op("Where", [pos, scale, g.d(1.0)])]), g.d(0.0)])
     v = g.op("Where", [g.op("IsNaN", [scale]), nan, v])
-    # v's sign; +0 throughout an all-zero block (its scale is 0, or 2^lo for MX: lowbit's Numba and torch
-    # paths, which the layers run, give +0 there; the numpy reference keeps a -0.0 input's sign)
-    neg = g.op("And", [_negative(g, blocks), g.op("And", [pos, g.op("Not", [zero])])])
+    # v's sign: kept wherever the scale is positive (an all-zero block under a power-of-two rule has
+    # 2^lo, so its -0.0 stay -0.0, as on every lowbit backend); +0 where the scale is 0 (amax rules)
+    neg = g.op("And", [_negative(g, blocks), pos])
     vals = g.op("Mul", [round_element(g, v, elem, neg), scale])
     if fmt.granularity == "tensor":
         out = g.op("Reshape", [vals, g.i64([-1, k])])
