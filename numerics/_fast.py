@@ -178,7 +178,8 @@ if numba is not None:
         if rule == 4:
             if amax_bits == 0:
                 return np.int64(0), np.int64(0), 0.0
-            raw = amax / elem_max / ts
+            # ts 0 (a tensor scale that underflowed fp32): raw = inf, as numpy's division gives the reference
+            raw = amax / elem_max / ts if ts != 0.0 else np.inf
             if sp.shape[0] == 0:
                 s = np.float64(np.float32(raw))
             else:

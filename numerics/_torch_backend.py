@@ -463,14 +463,14 @@ def _quantize_blocks_kernel(sf, blocks64, mode: Rounding, rbits: int, r, ts):
         q = _round_grid(blocks64 / torch.where(ok, s, 1.0), mbits, emin, q_sub, True, True, no_negzero, elem_max,
                         0.0, elem_max, elem_min, elem_max, elem_min, mode=_MODE_ID[mode], rbits=rbits, r=r)
         out = torch.where(ok, q * s, torch.where(torch.isnan(s), nan, torch.zeros_like(blocks64)))
+        out = torch.where(zero, torch.zeros_like(out), out)
     else:
         lo, hi = _scale_lo_hi(sf)
         e = _pow2_scale(sf, amax, lo, hi)
         one = torch.ones_like(amax)
         mx, mn = _mul_pow2(one * elem_max, e), _mul_pow2(one * elem_min, e)
         out = _round_grid(blocks64, mbits, emin + e, q_sub + e, True, True, no_negzero, mx, 0.0, mx, mn, mx, mn,
-                          mode=_MODE_ID[mode], rbits=rbits, r=r)
-    out = torch.where(zero, torch.zeros_like(out), out)
+                          mode=_MODE_ID[mode], rbits=rbits, r=r)   # zeros keep their signs (as the reference)
     return torch.where(bad, nan, out)
 
 

@@ -12,7 +12,10 @@ def run(args) -> int:
     from lowbit.export.api import ONNX_OPS
     if args.ops is not None and args.ops not in ONNX_OPS:
         raise ValueError(f"--ops {args.ops!r}; allowed: {', '.join(ONNX_OPS)}")
-    for flag, value in (("--ops", args.ops), ("--opset", args.opset)):
+    if args.graph not in ("weights", "forward"):
+        raise ValueError(f"--graph {args.graph!r}; allowed: weights, forward")
+    for flag, value in (("--ops", args.ops), ("--opset", args.opset),
+                        ("--graph", None if args.graph == "weights" else args.graph)):
         if value is not None and args.format != "onnx":
             raise ValueError(f"{flag} applies to --format onnx only, not --format {args.format}")
     opts = {}
@@ -22,9 +25,16 @@ def run(args) -> int:
         opts = {"word_bits": args.word_bits, "radix": args.radix}
     if args.packing:
         opts["packing"] = args.packing
+    if args.graph == "forward":   # the graph takes any batch of the data set's flattened features
+        import torch
+        opts.update(graph="forward", example_input=torch.zeros(1, builder["args"]["n_features"]))
     folder = export_model(model, args.to, target=args.format, force=args.force, builder=builder, **opts)
     m = read_manifest(folder)
     print(f"exported {len(m['tensors'])} quantized weight tensors ({m['target']}) to {folder}")
+    if (m.get("onnx") or {}).get("graph") == "forward":
+        f = m["onnx"]["forward"]
+        print(f"  model.onnx is the eval forward pass: {f['input']} -> {len(f['layers'])} GEMM layers -> "
+              f"{f['output']} (run it with lowbit.export.run_forward)")
     if m.get("onnx"):
         o = m["onnx"]
         ort = (o.get("runtime") or {}).get("onnxruntime", "not asked")
@@ -52,6 +62,9 @@ def register(sub):
                    help="onnx: auto (default: DequantizeLinear/Cast where the installed onnxruntime runs it, "
                         "the portable Gather lowering otherwise), portable (Gather lowering everywhere), "
                         "qdq (DequantizeLinear where the opset defines it, QONNX otherwise), qonnx")
+    p.add_argument("--graph", default="weights",
+                   help="onnx: weights (default: one output per decoded weight) or forward (model.onnx is the "
+                        "model's eval forward pass, input -> output, activation quantizers included)")
     p.add_argument("--word-bits", type=int, default=None, dest="word_bits",
                    help="memh: bits per memory word (default: one code per word)")
     p.add_argument("--radix", choices=["hex", "bin"], default="hex", help="memh: $readmemh or $readmemb files")

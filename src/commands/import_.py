@@ -10,6 +10,9 @@ def _check_runtime(folder, m, tensors) -> None:
     """Run model.onnx in onnxruntime; every output must equal the decoded codes bit for bit."""
     from lowbit.export import decode_tensor, same_values
     from lowbit.export.onnx_runtime import run_model, runtime_version
+    if (m.get("onnx") or {}).get("graph") == "forward":
+        raise ValueError(f"{folder}: model.onnx is a forward graph (input -> output), not the decoded weights; "
+                         "run it with lowbit.export.run_forward(dir, x) (plain `lowbit import` reads its codes)")
     outs = run_model(folder / m["file"])
     for name, enc in tensors.items():
         if name not in outs or not same_values(outs[name], decode_tensor(enc)):

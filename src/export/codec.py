@@ -52,7 +52,8 @@ class EncodedTensor:
 
 
 def _numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):
+    import torch
+    if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     arr = np.asarray(x)
     if arr.dtype.kind != "f":

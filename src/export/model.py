@@ -8,6 +8,10 @@ of the state_dict (biases, norms, call counters) goes into `state.safetensors` u
 `extra.model` holds the recipe, the run seed and rank, each layer's weight shape, and how to rebuild
 the architecture (`builder`).
 
+With target "onnx" and `graph="forward"`, model.onnx is instead the model's whole eval forward pass
+(input -> output; activation quantizers, decoded weights, float32 GEMMs: onnx_forward.py), run by
+`run_forward(dir, x)`; its codes read back the same way.
+
 `load_exported(dir)` verifies the directory, rebuilds the architecture (the builder, or `build()`),
 quantizes it with the same recipe except that weights are taken as they are (they already are the
 quantized values: re-quantizing is not idempotent for amax/absmean scales), loads the decoded weights
@@ -28,7 +32,7 @@ from .api import export_tensors, load_tensors
 from .codec import decode_tensor, encode_tensor
 from .store import read_manifest
 
-__all__ = ["export_model", "load_exported", "quantized_weights", "BUILDERS"]
+__all__ = ["export_model", "load_exported", "quantized_weights", "run_forward", "BUILDERS", "GRAPHS"]
 
 STATE_FILE = "state.safetensors"
 # Architectures a manifest may ask to rebuild: name -> function(**args) -> nn.Module
@@ -86,14 +90,45 @@ def quantized_weights(model) -> dict:
     return out
 
 
+GRAPHS = ("weights", "forward")
+
+
+def _forward_option(model, example_input, taps: bool):
+    """The onnx target's `forward` option: a function {tensor: graph value} -> the forward graph."""
+    require("onnx", "the onnx target")
+    from .onnx_forward import build_forward
+
+    def forward(weights: dict):
+        nodes, inits, inputs, outputs, layers = build_forward(model, example_input, weights, taps=taps)
+        return nodes, inits, inputs, outputs, {"input": inputs[0].name, "output": outputs[0].name,
+                                                "taps": bool(taps), "layers": layers}
+    return forward
+
+
 def export_model(model, to, target: str = "packed", force: bool = False, builder: dict | None = None,
-                 **options) -> Path:
+                 graph: str = "weights", example_input=None, taps: bool = False, **options) -> Path:
     """Export the quantized weights and the rest of the state of `model` (see the module docstring).
-    `builder` = {"name": a BUILDERS key, "args": {...}} lets `load_exported` rebuild the architecture."""
+    `builder` = {"name": a BUILDERS key, "args": {...}} lets `load_exported` rebuild the architecture.
+    `graph="forward"` (target onnx): model.onnx is the model's eval forward pass, input `input` shaped
+    like `example_input` (any batch size) -> output `output`, with the weights decoded from their codes
+    inside the graph (onnx_forward.py; run it with `run_forward`). `taps=True` adds each quantized
+    layer's GEMM operand before/after quantization and its output as extra outputs (for tests)."""
     save = require("safetensors.torch", "a model export").save
     from lowbit.nn import get_context
     from lowbit.recipes import recipe_to_dict
+    if graph not in GRAPHS:
+        raise ValueError(f"graph={graph!r}; allowed: {', '.join(GRAPHS)}")
+    if graph == "forward":
+        if target != "onnx":
+            raise ValueError(f"graph='forward' needs target 'onnx', not {target!r}")
+        if example_input is None:
+            raise ValueError("graph='forward' needs example_input (a float32 batch shaped like the model's input)")
+        options["forward"] = _forward_option(model, example_input, taps)
+    elif example_input is not None or taps:
+        raise ValueError("example_input and taps apply to graph='forward' only")
     encs = quantized_weights(model)
+    if graph == "forward":
+        options["forward"]({name: name for name in encs})   # refuses what it cannot lower before any file work
     if not encs:
         raise ValueError("the model has no quantized layers (lowbit.nn QLinear/QConv2d with a quantized weight "
                          "format); nothing to export as codes: quantize it with lowbit.nn.quantize_model or "
@@ -119,6 +154,9 @@ def _weights(folder: Path, manifest: dict, runtime: str | None) -> dict:
         raise ValueError(f"runtime={runtime!r}; allowed: None (decode in numpy), 'onnxruntime'")
     if manifest.get("target") != "onnx":
         raise ValueError(f"{folder}: runtime='onnxruntime' needs an onnx export, this one is {manifest.get('target')!r}")
+    if (manifest.get("onnx") or {}).get("graph") == "forward":
+        raise ValueError(f"{folder}: model.onnx is a forward graph (input -> output), not the decoded weights; "
+                         "run it with lowbit.export.run_forward(folder, x), or load it with runtime=None")
     from .onnx_runtime import run_model
     load_tensors(folder)   # verifies every file and the codes before the graph is run
     outs = run_model(folder / manifest["file"])
@@ -213,3 +251,24 @@ def load_exported(folder, build=None, runtime: str | None = None):
             from None
     module.lowbit_export = json.loads(json.dumps(info))
     return module.eval()
+
+
+def run_forward(folder, x, taps: bool = False):
+    """The output (numpy float32) of a forward-graph export (`graph="forward"`) run by onnxruntime's CPU
+    provider on the batch `x`; with taps=True, {output name: array} of every graph output."""
+    from ._deps import require
+    from .onnx_runtime import _quiet
+    ort = require("onnxruntime", "running an onnx export")
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    rec = manifest.get("onnx") or {}
+    if manifest.get("target") != "onnx" or rec.get("graph") != "forward":
+        raise ValueError(f"{folder}: not a forward-graph onnx export (export it with graph='forward', "
+                         "CLI --graph forward)")
+    load_tensors(folder)   # verifies every file and the codes before the graph is run
+    session = ort.InferenceSession(str(folder / manifest["file"]), _quiet(ort), providers=["CPUExecutionProvider"])
+    arr = np.ascontiguousarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x),
+                               dtype=np.float32)
+    outs = session.run(None, {rec["forward"]["input"]: arr})
+    named = {o.name: v for o, v in zip(session.get_outputs(), outs)}
+    return named if taps else named[rec["forward"]["output"]]

@@ -266,6 +266,10 @@ def write_onnx(folder: Path, encs: dict, options: dict) -> dict:
         opset = max([MIN_OPSET] + [_needed_opset(e, ops) for e in encs.values()])
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(f"opset={opset!r}; allowed: {MIN_OPSET}..{MAX_OPSET}")
+    forward = options.get("forward")   # a model's forward graph (onnx_forward.py) consuming the tensors
+    if forward is not None and ops not in ("auto", "portable"):
+        raise ValueError(f"ops={ops!r} is not available for a forward graph (it must run in onnxruntime); "
+                         "allowed: auto, portable")
     nodes, inits, outputs, entries, forms, qonnx = [], [], [], {}, {}, 0
     for name, enc in encs.items():
         form = _plan(enc, opset, ops, probes)
@@ -274,11 +278,20 @@ def write_onnx(folder: Path, encs: dict, options: dict) -> dict:
         inits += i
         qonnx |= q
         out_type = helper.np_dtype_to_tensor_dtype(np.dtype(quantize_dtype(enc.fmt)))   # float32 (int32: float64)
-        outputs.append(helper.make_tensor_value_info(name, out_type, list(enc.shape)))
+        if forward is not None and out_type != TP.FLOAT:
+            raise ValueError(f"tensor {name!r} ({enc.fmt.name}) decodes to float64; a forward graph computes "
+                             "its GEMMs in float32")
+        if forward is None:
+            outputs.append(helper.make_tensor_value_info(name, out_type, list(enc.shape)))
         entries[name] = tensor_entry(enc)
         entries[name]["onnx"] = {"output": name, "form": form}
         forms[name] = form
-    graph = helper.make_graph(nodes, "lowbit_export", [], outputs, initializer=inits)
+    inputs, fwd_record = [], None
+    if forward is not None:
+        fnodes, finits, inputs, outputs, fwd_record = forward({name: name for name in encs})
+        nodes += fnodes
+        inits += finits
+    graph = helper.make_graph(nodes, "lowbit_export", inputs, outputs, initializer=inits)
     imports = [helper.make_opsetid("", opset)] + ([helper.make_opsetid(QONNX_DOMAIN, 1)] if qonnx else [])
     model = helper.make_model(graph, opset_imports=imports, producer_name="lowbit")
     meta = json.dumps({"schema": SCHEMA, "version": VERSION, "tensors": entries}, allow_nan=False)
@@ -286,6 +299,9 @@ def write_onnx(folder: Path, encs: dict, options: dict) -> dict:
     onnx.checker.check_model(model, full_check=not qonnx)
     onnx.save(model, str(folder / FILE))
     record = {"opset": opset, "ops": ops, "forms": forms}
+    if fwd_record is not None:
+        record["graph"] = "forward"
+        record["forward"] = fwd_record
     if ops == "auto":   # what the choice between native and portable forms was based on
         record["runtime"] = probe_record(runtime_version(), probes)
     return {"tensors": entries, "file": FILE, "onnx": record}

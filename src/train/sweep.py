@@ -17,14 +17,12 @@ __all__ = ["run_sweep", "single_thread", "run_file"]
 
 
 def single_thread():
+    """Hold a worker process at one torch and one Numba thread (docs/reliability.md, thread determinism)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
     torch.set_num_threads(1)
-    try:
-        import numba
-        numba.set_num_threads(1)
-    except (ImportError, ValueError):
-        pass
+    import numba   # a hard dependency (pyproject.toml)
+    numba.set_num_threads(1)
 
 
 def _job(args):
