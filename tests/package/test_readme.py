@@ -7,6 +7,7 @@ Commands that cannot run inside the test suite are listed in NOT_RUN with the re
 bash block is run. The comparison of the main table allows 0.01 on loss/accuracy cells and 0.002 on the
 update-mass-lost cells, because torch's fp32 matmuls may sum in another order on another CPU
 (docs/training.md); bits/w and energy must match exactly."""
+import importlib.util
 import os
 import re
 import shlex
@@ -52,16 +53,15 @@ def test_readme_parser_sees_the_two_commands():
     assert "lowbit run" in cmds and "bash scripts/test.sh" in cmds
 
 
-def _table(text: str) -> list[list[str]]:
-    """Rows of the main results table (from the header line to the first blank line)."""
-    lines = text.splitlines()
-    start = next(i for i, l in enumerate(lines) if l.startswith("recipe") and "accuracy" in l)
-    rows = []
-    for l in lines[start + 2:]:
-        if not l.strip() or l.startswith("```"):
-            break
-        rows.append(l.replace("±", " ").split())
-    return rows
+def _update_script():
+    spec = importlib.util.spec_from_file_location("lowbit_update_readme", ROOT / "scripts" / "update_readme.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _rows(table: str) -> list[list[str]]:
+    return [l.replace("±", " ").split() for l in table.splitlines()[2:]]
 
 
 def _same_row(a, b) -> bool:
@@ -88,7 +88,7 @@ def test_every_readme_command_runs_as_written(tmp_path):
     for name in ("configs", "hw", "benchmarks", "scripts", "docs", "numerics", "src", "sim", "tests"):
         (work / name).symlink_to(ROOT / name)
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-    ran, main_out = [], None
+    ran, outputs = [], {}
     for cmd in readme_commands(text):
         if _skipped(cmd):
             continue
@@ -100,10 +100,14 @@ def test_every_readme_command_runs_as_written(tmp_path):
         r = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, f"README command failed ({r.returncode}): {cmd}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
         ran.append(cmd)
-        if cmd == "lowbit run":
-            main_out = r.stdout
-    assert "lowbit run" in ran and main_out is not None
-    readme_rows, run_rows = _table(text), _table(main_out)
+        if cmd in ("lowbit run", "lowbit sim"):
+            outputs[cmd] = r.stdout
+    assert "lowbit run" in ran and "lowbit sim" in ran
+    upd = _update_script()
+    readme_rows = _rows(upd.readme_block(text, "lowbit run"))
+    run_rows = _rows(upd.table_block(outputs["lowbit run"], "lowbit run"))
     assert [r[0] for r in readme_rows] == [r[0] for r in run_rows]
     for a, b in zip(readme_rows, run_rows):
         assert _same_row(a, b), f"README row {' '.join(a)!r} but lowbit run prints {' '.join(b)!r}"
+    # the simulator is exact integer/float64 arithmetic: its table must be the README's to the character
+    assert upd.readme_block(text, "lowbit sim") == upd.table_block(outputs["lowbit sim"], "lowbit sim")
