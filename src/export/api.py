@@ -55,10 +55,10 @@ register_target("onnx", _write_onnx, _read_onnx)
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
     try:
-        from importlib.metadata import version
         return version("lowbit")
-    except Exception:  # not installed as a distribution (source tree on sys.path)
+    except PackageNotFoundError:  # not installed as a distribution (source tree on sys.path)
         return "unknown"
 
 

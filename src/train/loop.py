@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import pickle
 import random
 import time
 from dataclasses import dataclass
@@ -57,9 +58,18 @@ def save_checkpoint(path: Path, payload: dict):
 
 
 def load_checkpoint(path: Path) -> dict:
+    """The checkpoint dict at `path`; FileNotFoundError if there is none, one-line ValueError (naming the
+    file) if it is not a readable checkpoint."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no checkpoint at {str(path)!r} to resume from")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError) as exc:   # torch.load's errors
+        raise ValueError(f"{path}: not a readable lowbit checkpoint ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:200]}); remove it to restart that run") from None
+    if not isinstance(ck, dict):
+        raise ValueError(f"{path}: not a lowbit checkpoint (a {type(ck).__name__})")
+    return ck
 
 
 def evaluate(net, x, y) -> tuple[float, float]:

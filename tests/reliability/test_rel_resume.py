@@ -70,3 +70,18 @@ def test_cli_resume_over_a_garbage_checkpoint_is_one_line(tmp_path, one_line_err
         (tmp_path / "o" / "checkpoints" / "fp32_seed0.pt").write_bytes(content)
         line = one_line_error("train", conf, "--out", tmp_path / "o", "--resume", "--no-progress")
         assert "fp32_seed0.pt: not a readable lowbit checkpoint" in line
+
+
+def test_api_resume_and_load_of_a_garbage_checkpoint_name_the_file(tmp_path):
+    """train_run(resume=True) and load_checkpoint on a file that is not a checkpoint: a ValueError naming
+    the file, not torch's own unpickling error."""
+    import pickle
+    from lowbit.recipes import get_recipe
+    cfg = load_config(TINY)
+    ck = tmp_path / "fp32_seed0.pt"
+    for content in (b"", b"\x80garbage" * 20, pickle.dumps([1, 2])):
+        ck.write_bytes(content)
+        with pytest.raises(ValueError, match="fp32_seed0.pt: not a (readable )?lowbit checkpoint"):
+            load_checkpoint(ck)
+        with pytest.raises(ValueError, match="fp32_seed0.pt: not a (readable )?lowbit checkpoint"):
+            train_run(cfg, get_recipe("fp32"), 0, ckpt_path=ck, resume=True)
