@@ -88,7 +88,7 @@ def _gpt_step(model, opt, data, i):
 
 
 def _peak_rss_child(name: str, steps: int) -> dict:
-    """Peak RSS (ru_maxrss) of a fresh process that imports, builds `name`'s GPT and trains `steps` steps."""
+    """Peak RSS of a fresh process that imports, builds `name`'s GPT and trains `steps` steps (`_rss_child`)."""
     import subprocess
     out = subprocess.run([sys.executable, __file__, "--model", "gpt", "--rss-child", name, "--rss-steps", str(steps)],
                          capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), check=True)
@@ -111,7 +111,8 @@ def _rss_child(name: str, steps: int) -> int:
     for i in range(steps):
         _gpt_step(model, opt, data, i)
     peak = _vm("VmHWM") if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"base_kb": base, "peak_kb": peak}))
+    print(json.dumps({"base_kb": base, "peak_kb": peak, "measure": "VmHWM after the corpus" if hwm else
+                      "ru_maxrss (corpus load included: recipes look alike)"}))
     return 0
 
 
@@ -162,7 +163,7 @@ def gpt_main(args) -> int:
         fp32_rss = None
     print(f"\nGPT {n_params / 1e6:.2f} M parameters, context {GPT_MODEL['context']}, batch {GPT_BATCH}; "
           f"fp32 step median {statistics.median(r['fp32_ms_median'] for r in rows):.0f} ms"
-          + (f", fp32 peak RSS {fp32_rss:.0f} MB" if fp32_rss else ""))
+          + (f", fp32 peak RSS {fp32_rss:.0f} MB ({base['measure']})" if fp32_rss else ""))
     print(f"{'recipe':<14} {'x fp32 (median of pairs)':>24} {'target':>7} {'met':>4} {'peak RSS x fp32':>16}")
     for r in rows:
         met = "yes" if r["target"] is None or r["ratio_to_fp32"] <= r["target"] else "NO"

@@ -164,7 +164,7 @@ if numba is not None:
                                       pos_ovf, neg_ovf, pos_inf, neg_inf, mode, rbits, rand, use_rand, sbase,
                                       rshift, offset)
 
-    @njit(cache=True)
+    @njit(cache=True, error_model="numpy")   # numpy's division semantics, as the reference: x / 0 is inf
     def _scale_of(amax_bits, rule, emax, elem_mbits, elem_max, elo, ehi, sp, ts):
         # A block's scale from the bits of its amax: (1, 0, nan) for a NaN or Inf in the block (NaN
         # scale), else (0, e, s): rule AMAX (4): raw = amax / max_elem / ts (ts the tensor scale, 1
@@ -178,8 +178,7 @@ if numba is not None:
         if rule == 4:
             if amax_bits == 0:
                 return np.int64(0), np.int64(0), 0.0
-            # ts 0 (a tensor scale that underflowed fp32): raw = inf, as numpy's division gives the reference
-            raw = amax / elem_max / ts if ts != 0.0 else np.inf
+            raw = amax / elem_max / ts   # ts 0 (a tensor scale that underflowed fp32): inf, as in the reference
             if sp.shape[0] == 0:
                 s = np.float64(np.float32(raw))
             else:

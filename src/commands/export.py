@@ -8,16 +8,17 @@ def run(args) -> int:
     from lowbit.export.checkpoint import model_from_checkpoint
     if args.format not in TARGETS:
         raise ValueError(f"--format {args.format!r}; allowed: {', '.join(TARGETS)}")
-    model, builder = model_from_checkpoint(args.checkpoint, args.config)
     from lowbit.export.api import ONNX_OPS
+    from lowbit.export.model import GRAPHS
     if args.ops is not None and args.ops not in ONNX_OPS:
         raise ValueError(f"--ops {args.ops!r}; allowed: {', '.join(ONNX_OPS)}")
-    if args.graph not in ("weights", "forward"):
-        raise ValueError(f"--graph {args.graph!r}; allowed: weights, forward")
+    if args.graph not in GRAPHS:
+        raise ValueError(f"--graph {args.graph!r}; allowed: {', '.join(GRAPHS)}")
     for flag, value in (("--ops", args.ops), ("--opset", args.opset),
                         ("--graph", None if args.graph == "weights" else args.graph)):
         if value is not None and args.format != "onnx":
             raise ValueError(f"{flag} applies to --format onnx only, not --format {args.format}")
+    model, builder = model_from_checkpoint(args.checkpoint, args.config)
     opts = {}
     if args.format == "onnx":
         opts = {"opset": args.opset, "ops": args.ops or "auto"}

@@ -9,11 +9,8 @@ from __future__ import annotations
 def _check_runtime(folder, m, tensors) -> None:
     """Run model.onnx in onnxruntime; every output must equal the decoded codes bit for bit."""
     from lowbit.export import decode_tensor, same_values
-    from lowbit.export.onnx_runtime import run_model, runtime_version
-    if (m.get("onnx") or {}).get("graph") == "forward":
-        raise ValueError(f"{folder}: model.onnx is a forward graph (input -> output), not the decoded weights; "
-                         "run it with lowbit.export.run_forward(dir, x) (plain `lowbit import` reads its codes)")
-    outs = run_model(folder / m["file"])
+    from lowbit.export.onnx_runtime import run_weights_graph, runtime_version
+    outs = run_weights_graph(folder, m)
     for name, enc in tensors.items():
         if name not in outs or not same_values(outs[name], decode_tensor(enc)):
             raise ValueError(f"{folder}: model.onnx output {name!r} run by onnxruntime {runtime_version()} "

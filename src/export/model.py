@@ -154,12 +154,9 @@ def _weights(folder: Path, manifest: dict, runtime: str | None) -> dict:
         raise ValueError(f"runtime={runtime!r}; allowed: None (decode in numpy), 'onnxruntime'")
     if manifest.get("target") != "onnx":
         raise ValueError(f"{folder}: runtime='onnxruntime' needs an onnx export, this one is {manifest.get('target')!r}")
-    if (manifest.get("onnx") or {}).get("graph") == "forward":
-        raise ValueError(f"{folder}: model.onnx is a forward graph (input -> output), not the decoded weights; "
-                         "run it with lowbit.export.run_forward(folder, x), or load it with runtime=None")
-    from .onnx_runtime import run_model
+    from .onnx_runtime import run_weights_graph
     load_tensors(folder)   # verifies every file and the codes before the graph is run
-    outs = run_model(folder / manifest["file"])
+    outs = run_weights_graph(folder, manifest)
     if set(outs) != set(manifest["tensors"]):
         raise ValueError(f"{folder}: model.onnx outputs {sorted(outs)} are not the manifest's tensors")
     return outs
@@ -256,9 +253,7 @@ def load_exported(folder, build=None, runtime: str | None = None):
 def run_forward(folder, x, taps: bool = False):
     """The output (numpy float32) of a forward-graph export (`graph="forward"`) run by onnxruntime's CPU
     provider on the batch `x`; with taps=True, {output name: array} of every graph output."""
-    from ._deps import require
-    from .onnx_runtime import _quiet
-    ort = require("onnxruntime", "running an onnx export")
+    from .onnx_runtime import run_model
     folder = Path(folder)
     manifest = read_manifest(folder)
     rec = manifest.get("onnx") or {}
@@ -266,9 +261,7 @@ def run_forward(folder, x, taps: bool = False):
         raise ValueError(f"{folder}: not a forward-graph onnx export (export it with graph='forward', "
                          "CLI --graph forward)")
     load_tensors(folder)   # verifies every file and the codes before the graph is run
-    session = ort.InferenceSession(str(folder / manifest["file"]), _quiet(ort), providers=["CPUExecutionProvider"])
     arr = np.ascontiguousarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x),
                                dtype=np.float32)
-    outs = session.run(None, {rec["forward"]["input"]: arr})
-    named = {o.name: v for o, v in zip(session.get_outputs(), outs)}
+    named = run_model(folder / manifest["file"], {rec["forward"]["input"]: arr})
     return named if taps else named[rec["forward"]["output"]]

@@ -12,6 +12,7 @@ so the default then writes the portable form, which uses only operators every ru
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 from onnx import TensorProto as TP
@@ -20,7 +21,7 @@ from onnx import helper, numpy_helper
 from .codec import same_values
 
 __all__ = ["runtime_version", "runtime_errors", "runs_dequantize", "runs_cast", "scale_kind", "probe_record",
-           "run_model"]
+           "run_model", "run_weights_graph"]
 
 
 def runtime_version() -> str | None:
@@ -134,9 +135,19 @@ def probe_record(version: str | None, probes: dict) -> dict:
     return {"onnxruntime": version, "native": dict(sorted(probes.items()))}
 
 
-def run_model(path) -> dict:
-    """{output name: numpy array} of an exported model.onnx executed by onnxruntime's CPU provider."""
+def run_model(path, feeds: dict | None = None) -> dict:
+    """{output name: numpy array} of an exported model.onnx executed by onnxruntime's CPU provider, with
+    `feeds` {input name: array} for a graph with inputs (a forward graph)."""
     from ._deps import require
     ort = require("onnxruntime", "running an onnx export")
     session = ort.InferenceSession(str(path), _quiet(ort), providers=["CPUExecutionProvider"])
-    return {o.name: v for o, v in zip(session.get_outputs(), session.run(None, {}))}
+    return {o.name: v for o, v in zip(session.get_outputs(), session.run(None, feeds or {}))}
+
+
+def run_weights_graph(folder, manifest: dict) -> dict:
+    """{tensor name: decoded values} of a weights export's model.onnx run by onnxruntime; a forward-graph
+    export (input -> output) is refused in one line pointing to `run_forward`."""
+    if (manifest.get("onnx") or {}).get("graph") == "forward":
+        raise ValueError(f"{folder}: model.onnx is a forward graph (input -> output), not the decoded weights; "
+                         "run it with lowbit.export.run_forward(dir, x) (its codes read back without a runtime)")
+    return run_model(Path(folder) / manifest["file"])
